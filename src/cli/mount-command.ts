@@ -1,0 +1,127 @@
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadMountConfig } from '../config/load-config';
+import type { MountConfig } from '../config/mount-config';
+import { oneLine } from '../errors';
+import { createLogger, Logger } from '../obs/logger';
+import { reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
+import { startMount } from '../mount/mount-session';
+import { die } from './exit';
+
+interface MountFlags {
+  config?: string;
+  endpoint?: string;
+  region?: string;
+  cacheDir?: string;
+  ramCache?: string;
+  diskCache?: string;
+  blockSize?: string;
+  memoryLimit?: string;
+  readaheadMax?: string;
+  metadataTtl?: string;
+  negativeTtl?: string;
+  uid?: string;
+  gid?: string;
+  fileMode?: string;
+  dirMode?: string;
+  allowOther?: boolean;
+  readOnly?: boolean;
+  metrics?: string;
+  logLevel?: string;
+  logFile?: string;
+  foreground?: boolean;
+}
+
+const int = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
+
+export function mountCommand(): Command {
+  return new Command('mount')
+    .description('mount s3://BUCKET[/PREFIX] at MOUNTPOINT (returns once the mount answers)')
+    .argument('<source>', 's3://BUCKET[/PREFIX]')
+    .argument('<mountpoint>', 'an existing empty directory')
+    .option('--config <file>', 'TOML config file (flags win over env, env over the file)')
+    .option('--endpoint <url>', 'S3 endpoint URL (default: AWS; env AWS_ENDPOINT_URL)')
+    .option('--region <region>', 'S3 region (env AWS_REGION; default us-east-1)')
+    .option('--cache-dir <dir>', 'cache and log directory (default /var/cache/cachalot)')
+    .option('--ram-cache <size>', 'RAM cache tier size, e.g. 4GiB')
+    .option('--disk-cache <size>', 'disk cache tier size, e.g. 200GiB')
+    .option('--block-size <size>', 'block size for ranged reads, a power of two (default 8MiB)')
+    .option('--memory-limit <size>', 'memory budget shared by all readahead (default 1GiB)')
+    .option('--readahead-max <size>', 'largest readahead window of one file (default 64MiB)')
+    .option('--metadata-ttl <duration>', 'how long listings and attributes are trusted, or "never" (default 60s)')
+    .option('--negative-ttl <duration>', 'how long a missing name is trusted (default 5s)')
+    .option('--uid <uid>', 'owner of every file (default: the mounting user)')
+    .option('--gid <gid>', 'group of every file (default: the mounting group)')
+    .option('--file-mode <mode>', 'permission bits of files, octal (default 0644)')
+    .option('--dir-mode <mode>', 'permission bits of directories, octal (default 0755)')
+    .option('--allow-other', 'let other users see the mount')
+    .option('--read-only', 'refuse every write (writes are not supported yet in any case)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--log-level <level>', 'trace, debug, info, warn or error (default info)')
+    .option('--log-file <file>', 'log file (default: stdout in the foreground, CACHE_DIR/cachalot.log otherwise)')
+    .option('--foreground', 'stay in the foreground; Ctrl-C unmounts')
+    .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
+      let config: MountConfig;
+      try {
+        config = loadMountConfig({
+          uri: source,
+          mountpoint: resolve(mountpoint),
+          configFile: flags.config,
+          env: process.env,
+          flags: {
+            endpoint: flags.endpoint,
+            region: flags.region,
+            cache_dir: flags.cacheDir,
+            ram_cache: flags.ramCache,
+            disk_cache: flags.diskCache,
+            block_size: flags.blockSize,
+            memory_limit: flags.memoryLimit,
+            readahead_max: flags.readaheadMax,
+            metadata_ttl: flags.metadataTtl,
+            negative_ttl: flags.negativeTtl,
+            uid: int(flags.uid),
+            gid: int(flags.gid),
+            file_mode: flags.fileMode,
+            dir_mode: flags.dirMode,
+            allow_other: flags.allowOther,
+            read_only: flags.readOnly,
+            metrics: flags.metrics,
+            log_level: flags.logLevel,
+            log_file: flags.logFile,
+          },
+        });
+      } catch (err) {
+        return die(err);
+      }
+      if (!flags.foreground) {
+        const logFile = config.logFile ?? resolve(config.cacheDir, 'cachalot.log');
+        const args = command.parent ? process.argv.slice(2) : command.args;
+        return runInBackground(args, logFile, 60_000).then(() => process.exit(0), die);
+      }
+      await runForeground(config, createLogger(config.logLevel, config.logFile));
+    });
+}
+
+/** Mounts, then serves until SIGINT/SIGTERM or an outside unmount. */
+export async function runForeground(config: MountConfig, log: Logger): Promise<void> {
+  const background = reportsReadiness();
+  let session;
+  try {
+    session = await startMount(config, log);
+  } catch (err) {
+    log.error({ err: oneLine(err) }, 'mount failed');
+    if (!background) die(err);
+    reportReadiness({ ready: false, error: oneLine(err) });
+    process.exit(1);
+  }
+  reportReadiness({ ready: true });
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    session.stop().catch((err) => log.error({ err: oneLine(err) }, 'unmount failed'));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await session.ended;
+  log.flush?.();
+  process.exit(0);
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CachalotError } from '../errors';
+import { isMounted, unmountPath } from '../mount/mountpoint';
+import { die } from './exit';
+
+export function unmountCommand(): Command {
+  return new Command('unmount')
+    .description('unmount a cachalot mount; its daemon then exits')
+    .argument('<mountpoint>')
+    .option('--lazy', 'detach now even if files are open (they are closed when their users let go)')
+    .action(async (mountpoint: string, flags: { lazy?: boolean }) => {
+      const path = resolve(mountpoint);
+      try {
+        if (!(await isMounted(path))) throw new CachalotError('MountpointInvalid', `${path} is not mounted`);
+        const stale = await stat(path).then(() => false, (err) => err.code === 'ENOTCONN');
+        await unmountPath(path, flags.lazy || stale).catch((err) => {
+          const busy = /busy/i.test(String(err.stderr ?? err.message));
+          throw new CachalotError('MountFailed', busy ? `${path} is busy (files are open); close them or use --lazy` : `unmount ${path} failed: ${String(err.stderr ?? err.message).trim()}`);
+        });
+      } catch (err) {
+        die(err);
+      }
+    });
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units';
+
+/** The validated settings of one mount; every layer reads from this, never from flags or env. */
+export interface MountConfig {
+  bucket: string;
+  prefix: string;
+  mountpoint: string;
+  endpoint?: string;
+  region: string;
+  cacheDir: string;
+  ramCache: number;
+  diskCache: number;
+  blockSize: number;
+  /** One budget for all readahead of all open files together. */
+  memoryLimit: number;
+  /** The largest readahead window of one file. */
+  readaheadMax: number;
+  metadataTtlMs: number;
+  negativeTtlMs: number;
+  uid: number;
+  gid: number;
+  fileMode: number;
+  dirMode: number;
+  readOnly: boolean;
+  allowOther: boolean;
+  metrics?: string;
+  logLevel: string;
+  logFile?: string;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+  s3MaxConnections: number;
+}
+
+const size = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseSize(v, what));
+const duration = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseDuration(v, what));
+const mode = z.union([z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as "0644"'), z.number().int()])
+  .transform((v) => (typeof v === 'string' ? parseInt(v, 8) : v));
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'HOST:PORT');
+
+/** The config file's and the flags' keys (snake_case, as in the TOML file). Unknown keys are errors. */
+export const mountSettingsSchema = z
+  .object({
+    endpoint: z.string().url().optional(),
+    region: z.string().min(1).optional(),
+    cache_dir: z.string().min(1).optional(),
+    ram_cache: size('ram_cache').optional(),
+    disk_cache: size('disk_cache').optional(),
+    block_size: size('block_size')
+      .refine((n) => n >= 64 * 1024 && n <= 1024 ** 3 && (n & (n - 1)) === 0, 'must be a power of two from 64KiB to 1GiB')
+      .optional(),
+    memory_limit: size('memory_limit').refine((n) => n >= 16 * 2 ** 20, 'must be at least 16MiB').optional(),
+    readahead_max: size('readahead_max').optional(),
+    metadata_ttl: duration('metadata_ttl').optional(),
+    negative_ttl: duration('negative_ttl').optional(),
+    uid: z.number().int().min(0).optional(),
+    gid: z.number().int().min(0).optional(),
+    file_mode: mode.optional(),
+    dir_mode: mode.optional(),
+    read_only: z.boolean().optional(),
+    allow_other: z.boolean().optional(),
+    metrics: hostPort.optional(),
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    log_file: z.string().optional(),
+    request_timeout: duration('request_timeout').optional(),
+    max_attempts: z.number().int().min(1).max(20).optional(),
+    s3_max_connections: z.number().int().min(1).max(1024).optional(),
+  })
+  .strict();
+
+export type MountSettings = z.infer<typeof mountSettingsSchema>;
+
+export const MOUNT_DEFAULTS = {
+  region: 'us-east-1',
+  cacheDir: '/var/cache/cachalot',
+  ramCache: 1024 ** 3,
+  diskCache: 64 * 1024 ** 3,
+  blockSize: 8 * 2 ** 20,
+  memoryLimit: 1024 ** 3,
+  readaheadMax: 64 * 2 ** 20,
+  metadataTtlMs: 60_000,
+  negativeTtlMs: 5_000,
+  fileMode: 0o644,
+  dirMode: 0o755,
+  logLevel: 'info',
+  requestTimeoutMs: 30_000,
+  maxAttempts: 6,
+  s3MaxConnections: 64,
+};

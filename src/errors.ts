@@ -1,0 +1,55 @@
+/**
+ * Typed errors shared by every layer. A `code` is stable (scripts and tests
+ * match on it); only vfs/ turns codes into errno values and only cli/ turns
+ * them into exit codes.
+ */
+export type ErrorCode =
+  | 'InvalidUri'
+  | 'InvalidConfig'
+  | 'NoSuchBucket'
+  | 'AccessDenied'
+  | 'InvalidCredentials'
+  | 'EndpointUnreachable'
+  | 'NotFound'
+  | 'PreconditionFailed'
+  | 'Throttled'
+  | 'ServerError'
+  | 'Timeout'
+  | 'ConnectionLost'
+  | 'ShortRead'
+  | 'MountpointInvalid'
+  | 'MountFailed'
+  | 'Internal';
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  'Throttled',
+  'ServerError',
+  'Timeout',
+  'ConnectionLost',
+  'ShortRead',
+  'EndpointUnreachable',
+]);
+
+export class CachalotError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CachalotError';
+    this.code = code;
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+export function isCachalotError(err: unknown, code?: ErrorCode): err is CachalotError {
+  return err instanceof CachalotError && (code === undefined || err.code === code);
+}
+
+/** One line for a human: the message without a stack, for CLI output. */
+export function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0];
+}

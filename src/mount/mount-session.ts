@@ -1,0 +1,105 @@
+import type { Server } from 'node:http';
+import { OriginSource } from '../block/origin-source';
+import type { MountConfig } from '../config/mount-config';
+import { oneLine } from '../errors';
+import { mountFuse, FuseMount } from '../fuse/fuse-adapter';
+import { createObjectStore } from '../object/create-object-store';
+import type { Logger } from '../obs/logger';
+import { Metrics } from '../obs/metrics';
+import { MemoryBudget } from '../vfs/memory-budget';
+import { Namespace } from '../vfs/namespace';
+import { ObjectVfs } from '../vfs/object-vfs';
+import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
+
+export interface MountSession {
+  /** Unmounts (lazily if busy), closes handles and servers. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles when the mount is gone, by stop() or by an outside unmount. */
+  readonly ended: Promise<void>;
+  readonly metrics: Metrics;
+}
+
+const WATCH_INTERVAL_MS = 2000;
+
+/** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
+export async function startMount(config: MountConfig, log: Logger): Promise<MountSession> {
+  const metrics = new Metrics();
+  const store = createObjectStore(
+    {
+      bucket: config.bucket,
+      endpoint: config.endpoint,
+      region: config.region,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxAttempts: config.maxAttempts,
+      maxConnections: config.s3MaxConnections,
+    },
+    metrics,
+    log,
+  );
+  // Fail before mounting: a bad mountpoint, bucket, endpoint or key says so at once and leaves no mount behind.
+  const { replacedStale } = await prepareMountpoint(config.mountpoint);
+  await store.checkBucket();
+  if (replacedStale) log.warn({ mountpoint: config.mountpoint }, 'replaced a stale mount (its daemon had died)');
+
+  const namespace = new Namespace(store, {
+    rootPrefix: config.prefix,
+    ttlMs: config.metadataTtlMs,
+    negativeTtlMs: config.negativeTtlMs,
+    log,
+    onSkippedKey: () => metrics.skippedKeys.inc(),
+  });
+  const budget = new MemoryBudget(config.memoryLimit, (used) => metrics.readaheadBytes.set(used));
+  const vfs = new ObjectVfs(namespace, new OriginSource(store), budget, {
+    ...config,
+    log,
+    onOpenFilesChange: (n) => metrics.openFiles.set(n),
+  });
+  const attrTimeoutSec = Number.isFinite(config.metadataTtlMs) ? config.metadataTtlMs / 1000 : 86400 * 365;
+  let fuse: FuseMount | undefined;
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
+    fuse = await mountFuse(
+      config.mountpoint,
+      vfs,
+      { fsName: `cachalot:${config.bucket}/${config.prefix}`, attrTimeoutSec, allowOther: config.allowOther },
+      metrics,
+    );
+    await waitUntilAnswering(config.mountpoint, 10_000);
+  } catch (err) {
+    metricsServer?.close();
+    if (fuse || (await isMounted(config.mountpoint))) await unmountPath(config.mountpoint, true).catch(() => {});
+    throw err;
+  }
+  log.info({ mountpoint: config.mountpoint, bucket: config.bucket, prefix: config.prefix }, 'mounted');
+
+  let stopping: Promise<void> | undefined;
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const watch = setInterval(() => {
+    isMounted(config.mountpoint).then((mounted) => {
+      if (!mounted && !stopping) {
+        log.info({ mountpoint: config.mountpoint }, 'unmounted from outside; shutting down');
+        stop().catch(() => {});
+      }
+    }, () => {});
+  }, WATCH_INTERVAL_MS);
+  watch.unref();
+
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      clearInterval(watch);
+      if (await isMounted(config.mountpoint)) {
+        await fuse!.unmount().catch(async (err) => {
+          log.warn({ err: oneLine(err) }, 'unmount busy; detaching lazily');
+          await unmountPath(config.mountpoint, true);
+        });
+      }
+      await vfs.close();
+      metricsServer?.close();
+      log.info({ mountpoint: config.mountpoint }, 'unmounted');
+      markEnded();
+    })());
+
+  return { stop, ended, metrics };
+}

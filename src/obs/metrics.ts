@@ -1,0 +1,43 @@
+import { createServer, Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every series the node exports, prefixed cachalot_. One instance per process. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly s3Requests = new Counter({ name: 'cachalot_s3_requests_total', help: 'S3 requests by operation', labelNames: ['op'], registers: [this.registry] });
+  readonly s3Errors = new Counter({ name: 'cachalot_s3_errors_total', help: 'S3 request errors by operation and code', labelNames: ['op', 'code'], registers: [this.registry] });
+  readonly s3Retries = new Counter({ name: 'cachalot_s3_retries_total', help: 'S3 requests retried', labelNames: ['op'], registers: [this.registry] });
+  readonly s3GetBytes = new Counter({ name: 'cachalot_s3_get_bytes_total', help: 'Bytes fetched from S3 by ranged GETs', registers: [this.registry] });
+  readonly readBytes = new Counter({ name: 'cachalot_read_bytes_total', help: 'Bytes returned to readers through FUSE', registers: [this.registry] });
+  readonly fuseOps = new Histogram({
+    name: 'cachalot_fuse_op_seconds',
+    help: 'FUSE operation latency',
+    labelNames: ['op'],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+    registers: [this.registry],
+  });
+  readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes held by readahead buffers', registers: [this.registry] });
+  readonly openFiles = new Gauge({ name: 'cachalot_open_files', help: 'Open file handles', registers: [this.registry] });
+  readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_process_' });
+  }
+
+  /** Serves /metrics in Prometheus text format on HOST:PORT. */
+  async serve(hostPort: string): Promise<Server> {
+    const split = hostPort.lastIndexOf(':');
+    const server = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(hostPort.slice(split + 1)), hostPort.slice(0, split), resolve);
+    });
+    return server;
+  }
+}

@@ -1,0 +1,19 @@
+import { isCachalotError } from '../errors';
+import { Errno, VfsError } from './types';
+
+/** The only place where typed errors from lower layers become errno names. */
+export function toErrno(err: unknown): Errno {
+  if (err instanceof VfsError) return err.errno;
+  if (isCachalotError(err)) {
+    switch (err.code) {
+      case 'NotFound':
+        return 'ENOENT';
+      case 'AccessDenied':
+      case 'InvalidCredentials':
+        return 'EACCES';
+      default:
+        return 'EIO';
+    }
+  }
+  return 'EIO';
+}

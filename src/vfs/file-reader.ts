@@ -1,0 +1,141 @@
+import type { BlockSource } from '../block/types';
+import type { MemoryBudget } from './memory-budget';
+import type { FileNode } from './namespace';
+
+export interface ReaderOptions {
+  bucket: string;
+  blockSize: number;
+  /** Largest readahead window, in bytes. */
+  readaheadMax: number;
+}
+
+interface Slot {
+  bytes: Promise<Buffer>;
+  charged: number;
+}
+
+/** Blocks a random reader keeps beside the ones it is reading, for re-reads nearby. */
+const RANDOM_KEEP = 2;
+
+/**
+ * Reads one open file, pinned to the version it was opened with. Sequential
+ * readers get a readahead window that doubles with each new block up to
+ * readaheadMax, loaded by parallel ranged GETs; a seek resets it, so random
+ * readers fetch only the blocks they touch. Prefetch draws on the shared
+ * budget and is skipped when the budget is spent.
+ */
+export class FileReader {
+  private readonly slots = new Map<number, Slot>();
+  private readonly blockCount: number;
+  private readonly maxWindow: number;
+  private window = 0;
+  private nextSequential = -1;
+  private currentBlock = -1;
+
+  constructor(
+    readonly file: FileNode,
+    private readonly source: BlockSource,
+    private readonly budget: MemoryBudget,
+    private readonly options: ReaderOptions,
+  ) {
+    this.blockCount = Math.ceil(file.size / options.blockSize);
+    this.maxWindow = Math.max(1, Math.floor(options.readaheadMax / options.blockSize));
+  }
+
+  async read(target: Buffer, length: number, position: number): Promise<number> {
+    const end = Math.min(this.file.size, position + length);
+    if (position >= end) return 0;
+    const { blockSize } = this.options;
+    const first = Math.floor(position / blockSize);
+    const last = Math.floor((end - 1) / blockSize);
+
+    this.adapt(position, first);
+    this.nextSequential = end;
+    const demand: Promise<Buffer>[] = [];
+    for (let i = first; i <= last; i++) demand.push(this.slot(i, true).bytes);
+    this.prefetch(last + 1, Math.min(this.blockCount, last + 1 + this.window));
+    this.dropBehind(first, last);
+
+    let copied = 0;
+    for (let i = first; i <= last; i++) {
+      const block = await this.settle(i, demand[i - first]);
+      const from = Math.max(position, i * blockSize) - i * blockSize;
+      const to = Math.min(end, (i + 1) * blockSize) - i * blockSize;
+      copied += block.copy(target, copied, from, to);
+    }
+    return copied;
+  }
+
+  /** Releases every block this reader holds. */
+  close(): void {
+    for (const index of [...this.slots.keys()]) this.drop(index);
+  }
+
+  /** Near the previous read's end counts as sequential (the kernel may reorder a little); anything else is a seek. */
+  private adapt(position: number, first: number): void {
+    const sequential =
+      this.nextSequential >= 0 && position >= this.nextSequential - this.options.blockSize && position <= this.nextSequential + this.options.blockSize;
+    if (!sequential) {
+      this.window = 0;
+    } else if (first !== this.currentBlock) {
+      this.window = Math.min(this.maxWindow, Math.max(1, this.window * 2));
+    }
+    this.currentBlock = first;
+  }
+
+  private slot(index: number, demand: boolean): Slot {
+    let slot = this.slots.get(index);
+    if (!slot) {
+      const charged = this.lengthOf(index);
+      if (demand) this.budget.forceAcquire(charged);
+      slot = { bytes: this.load(index), charged };
+      this.slots.set(index, slot);
+    }
+    return slot;
+  }
+
+  private prefetch(from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      if (this.slots.has(i)) continue;
+      if (!this.budget.tryAcquire(this.lengthOf(i))) return;
+      const slot = { bytes: this.load(i), charged: this.lengthOf(i) };
+      // A failed prefetch is retried on demand; it must not surface as unhandled.
+      slot.bytes.catch(() => this.slots.get(i) === slot && this.drop(i));
+      this.slots.set(i, slot);
+    }
+  }
+
+  private load(index: number): Promise<Buffer> {
+    const { bucket, blockSize } = this.options;
+    const { key, etag, size } = this.file;
+    return this.source.load({ bucket, key, etag, index, objectSize: size, blockSize });
+  }
+
+  /** A failed block is forgotten so that the next read asks again. */
+  private async settle(index: number, bytes: Promise<Buffer>): Promise<Buffer> {
+    try {
+      return await bytes;
+    } catch (err) {
+      if (this.slots.get(index)?.bytes === bytes) this.drop(index);
+      throw err;
+    }
+  }
+
+  private dropBehind(first: number, last: number): void {
+    const keepFrom = this.window > 0 ? first : first - RANDOM_KEEP;
+    for (const index of [...this.slots.keys()]) {
+      if (index < keepFrom || (this.window === 0 && index > last + RANDOM_KEEP)) this.drop(index);
+    }
+  }
+
+  private drop(index: number): void {
+    const slot = this.slots.get(index);
+    if (!slot) return;
+    this.slots.delete(index);
+    this.budget.release(slot.charged);
+  }
+
+  private lengthOf(index: number): number {
+    return Math.min(this.options.blockSize, this.file.size - index * this.options.blockSize);
+  }
+}

@@ -1,0 +1,191 @@
+import type { Logger } from '../obs/logger';
+import { SingleFlight } from '../block/single-flight';
+import type { ObjectStore } from '../object/types';
+import { invalidNameReason } from './file-names';
+import { VfsError } from './types';
+
+export interface FileNode {
+  kind: 'file';
+  key: string;
+  size: number;
+  etag: string;
+  mtime: Date;
+}
+
+export interface DirNode {
+  kind: 'dir';
+}
+
+export type Node = FileNode | DirNode;
+
+export interface NamespaceOptions {
+  /** '' or a folder prefix ending with '/'. */
+  rootPrefix: string;
+  ttlMs: number;
+  negativeTtlMs: number;
+  /** Bound on cached names over all listings and lookups. */
+  maxCachedNames?: number;
+  log: Logger;
+  onSkippedKey?: () => void;
+  now?: () => number;
+}
+
+interface Listing {
+  entries: Map<string, Node>;
+  expiresAt: number;
+}
+
+interface Lookup {
+  node: Node | undefined;
+  expiresAt: number;
+}
+
+const DIR: DirNode = { kind: 'dir' };
+/** A listing is paged; a folder this large is not a filesystem any more. */
+const MAX_LIST_PAGES = 100_000;
+
+/**
+ * Maps paths to S3 keys: prefixes are directories (delimiter '/'). Listings
+ * and lookups are cached for the metadata TTL, misses for the shorter negative
+ * TTL. A lookup inside a listed folder is answered from the listing, so `find`
+ * or `ls -l` lists each folder once instead of asking S3 per name.
+ */
+export class Namespace {
+  private readonly listings = new Map<string, Listing>();
+  private readonly lookups = new Map<string, Lookup>();
+  private readonly listFlights = new SingleFlight<Listing>();
+  private readonly lookupFlights = new SingleFlight<Node | undefined>();
+  private readonly warned = new Set<string>();
+  private cachedNames = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: NamespaceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async lookup(path: string): Promise<Node | undefined> {
+    if (path === '/') return DIR;
+    const { parent, name } = splitPath(path);
+    if (invalidNameReason(name)) return undefined;
+    const listing = this.listings.get(parent);
+    if (listing && listing.expiresAt > this.now()) return listing.entries.get(name);
+    const cached = this.lookups.get(path);
+    if (cached && cached.expiresAt > this.now()) return cached.node;
+    return this.lookupFlights.run(path, () => this.lookupRemote(path));
+  }
+
+  /** The entries of a folder; ENOENT or ENOTDIR when path is not one. */
+  async list(path: string): Promise<Map<string, Node>> {
+    const node = await this.lookup(path);
+    if (!node) throw new VfsError('ENOENT', `${path}: no such directory`);
+    if (node.kind !== 'dir') throw new VfsError('ENOTDIR', `${path}: not a directory`);
+    const listing = this.listings.get(path);
+    if (listing && listing.expiresAt > this.now()) return listing.entries;
+    return (await this.listFlights.run(path, () => this.listRemote(path))).entries;
+  }
+
+  /** Forgets what is known of one path, e.g. after its object changed under a reader. */
+  invalidate(path: string): void {
+    this.forget(this.lookups, path);
+    this.forget(this.listings, splitPath(path).parent);
+  }
+
+  private async lookupRemote(path: string): Promise<Node | undefined> {
+    const key = this.keyOf(path);
+    // A folder shadows a file of the same name, so both questions go out at once.
+    const [file, children] = await Promise.all([
+      this.store.head(key),
+      this.store.list({ prefix: key + '/', maxKeys: 1 }),
+    ]);
+    let node: Node | undefined;
+    if (children.objects.length > 0 || children.prefixes.length > 0) {
+      if (file) this.warnOnce(key, 'object is shadowed by a folder of the same name; the folder is shown');
+      node = DIR;
+    } else if (file) {
+      node = { kind: 'file', key, size: file.size, etag: file.etag, mtime: file.lastModified };
+    }
+    this.remember(this.lookups, path, { node, expiresAt: this.now() + (node ? this.options.ttlMs : this.options.negativeTtlMs) });
+    return node;
+  }
+
+  private async listRemote(path: string): Promise<Listing> {
+    const prefix = path === '/' ? this.options.rootPrefix : this.keyOf(path) + '/';
+    const entries = new Map<string, Node>();
+    let continuationToken: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const result = await this.store.list({ prefix, delimiter: '/', continuationToken });
+      for (const object of result.objects) {
+        const name = object.key.slice(prefix.length);
+        if (name === '') continue; // the folder's own marker object "dir/"
+        if (!this.acceptName(name, object.key)) continue;
+        if (entries.get(name)?.kind === 'dir') {
+          this.warnOnce(object.key, 'object is shadowed by a folder of the same name; the folder is shown');
+          continue;
+        }
+        entries.set(name, { kind: 'file', key: object.key, size: object.size, etag: object.etag, mtime: object.lastModified });
+      }
+      for (const folder of result.prefixes) {
+        const name = folder.slice(prefix.length, -1);
+        if (!this.acceptName(name, folder)) continue;
+        if (entries.get(name)?.kind === 'file') {
+          this.warnOnce(prefix + name, 'object is shadowed by a folder of the same name; the folder is shown');
+        }
+        entries.set(name, DIR);
+      }
+      continuationToken = result.continuationToken;
+      if (!continuationToken) break;
+    }
+    const listing = { entries, expiresAt: this.now() + this.options.ttlMs };
+    this.remember(this.listings, path, listing);
+    return listing;
+  }
+
+  private acceptName(name: string, key: string): boolean {
+    const reason = invalidNameReason(name);
+    if (reason === undefined) return true;
+    this.options.onSkippedKey?.();
+    this.warnOnce(key, `key skipped: not a valid file name (${reason})`);
+    return false;
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.options.log.warn({ key }, message);
+  }
+
+  private keyOf(path: string): string {
+    return this.options.rootPrefix + path.slice(1);
+  }
+
+  /** Inserts and, past the bound, forgets the oldest entries (Map order is insertion order). */
+  private remember<T extends Listing | Lookup>(map: Map<string, T>, path: string, value: T): void {
+    this.forget(map, path);
+    map.set(path, value);
+    this.cachedNames += namesIn(value);
+    const bound = this.options.maxCachedNames ?? 4_000_000;
+    for (const oldPath of map.keys()) {
+      if (this.cachedNames <= bound || map.size <= 1) break;
+      this.forget(map, oldPath);
+    }
+  }
+
+  private forget<T extends Listing | Lookup>(map: Map<string, T>, path: string): void {
+    const old = map.get(path);
+    if (!old) return;
+    map.delete(path);
+    this.cachedNames -= namesIn(old);
+  }
+}
+
+function namesIn(value: Listing | Lookup): number {
+  return 'entries' in value ? value.entries.size : 1;
+}
+
+export function splitPath(path: string): { parent: string; name: string } {
+  const cut = path.lastIndexOf('/');
+  return { parent: cut <= 0 ? '/' : path.slice(0, cut), name: path.slice(cut + 1) };
+}

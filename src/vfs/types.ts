@@ -1,0 +1,51 @@
+/**
+ * The VFS contract: POSIX semantics over paths, independent of FUSE. The FUSE
+ * adapter calls these and maps VfsError.errno to the kernel's numbers.
+ */
+export type Errno = 'ENOENT' | 'EIO' | 'EROFS' | 'EISDIR' | 'ENOTDIR' | 'EBADF' | 'EACCES' | 'EINVAL';
+
+export class VfsError extends Error {
+  constructor(
+    readonly errno: Errno,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'VfsError';
+  }
+}
+
+export interface Attr {
+  kind: 'file' | 'dir';
+  size: number;
+  mtime: Date;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface DirEntry {
+  name: string;
+  attr: Attr;
+}
+
+export interface StatFs {
+  blockSize: number;
+  blocks: number;
+  blocksFree: number;
+  files: number;
+  nameMax: number;
+}
+
+export interface Vfs {
+  getattr(path: string): Promise<Attr>;
+  readdir(path: string): Promise<DirEntry[]>;
+  /** Returns a handle; the open file stays pinned to the version it saw. */
+  open(path: string, flags: number): Promise<number>;
+  /** Bytes copied into target (0 at end of file). */
+  read(handle: number, target: Buffer, length: number, position: number): Promise<number>;
+  release(handle: number): Promise<void>;
+  statfs(): StatFs;
+  /** Closes every handle; for unmount. */
+  close(): Promise<void>;
+}
