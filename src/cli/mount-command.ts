@@ -96,7 +96,10 @@ export function mountCommand(): Command {
       if (!flags.foreground) {
         const logFile = config.logFile ?? resolve(config.cacheDir, 'cachalot.log');
         const args = command.parent ? process.argv.slice(2) : command.args;
-        return runInBackground(args, logFile, 60_000).then(() => process.exit(0), die);
+        return runInBackground(args, logFile, 60_000).then((pid) => {
+          process.stdout.write(`cachalot: mounted s3://${config.bucket}/${config.prefix} at ${config.mountpoint} (pid ${pid}, log ${logFile})\n`);
+          process.exit(0);
+        }, die);
       }
       await runForeground(config, createLogger(config.logLevel, config.logFile));
     });

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what cachalot needs on Debian, where missing: libfuse2 and fuse3
+# (FUSE at run time), then npm packages from the lockfile, then builds.
+# Idempotent. `--bench` also installs rclone and s3fs for `npm run bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libfuse2 fuse3)
+[ "${1:-}" = "--bench" ] && packages+=(rclone s3fs)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+[ -e /dev/fuse ] || { echo "setup: /dev/fuse is missing; load the fuse module (modprobe fuse)" >&2; exit 1; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build --silent
+echo "setup: ready (daemon/cachalot --help)"

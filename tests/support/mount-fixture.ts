@@ -1,0 +1,99 @@
+import { execFile, spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { isMounted, waitUntilAnswering } from '../../src/mount/mountpoint';
+
+const exec = promisify(execFile);
+
+/** The CLI as a user runs it. */
+export const CACHALOT = resolve(__dirname, '../../../daemon/cachalot');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cachalot ARGS` to completion; never throws on a non-zero exit. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await exec(CACHALOT, args, { env, timeout: timeoutMs });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+export interface Mounted {
+  mountpoint: string;
+  cacheDir: string;
+  /** PID of the daemon serving the mount. */
+  pid: number;
+  unmount(): Promise<void>;
+}
+
+/** Lazily unmounts whatever is left at path: for after() hooks, also when a test failed. */
+export async function forceUnmount(path: string): Promise<void> {
+  if (await isMounted(path).catch(() => false)) {
+    await exec('fusermount', ['-uz', path]).catch(() => exec('umount', ['-l', path]).catch(() => {}));
+  }
+}
+
+/** Mounts through `cachalot mount` (background daemon) in a fresh temporary mountpoint. */
+export async function mountBucket(source: string, env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<Mounted> {
+  const root = mkdtempSync(join(tmpdir(), 'cachalot-mnt-'));
+  const mountpoint = join(root, 'mnt');
+  const cacheDir = join(root, 'cache');
+  await exec('mkdir', ['-p', mountpoint]);
+  const result = await runCli(['mount', source, mountpoint, '--cache-dir', cacheDir, '--log-level', 'warn', ...extraArgs], env);
+  if (result.code !== 0) {
+    await forceUnmount(mountpoint);
+    rmSync(root, { recursive: true, force: true });
+    throw new Error(`mount failed (${result.code}): ${result.stderr.trim()}`);
+  }
+  const pid = Number(/\(pid (\d+)/.exec(result.stdout)?.[1]);
+  return {
+    mountpoint,
+    cacheDir,
+    pid,
+    unmount: async () => {
+      await runCli(['unmount', mountpoint], env);
+      await forceUnmount(mountpoint);
+      await waitForExit(pid, 10_000);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts `cachalot mount --foreground` as a child the test owns (for crash and signal tests). */
+export async function mountForeground(source: string, mountpoint: string, env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(CACHALOT, ['mount', source, mountpoint, '--foreground', '--log-level', 'warn', ...extraArgs], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`daemon exited (${code}) before mounting: ${stderr.trim()}`))),
+  );
+  await Promise.race([waitUntilAnswering(mountpoint, 30_000), exited]);
+  child.removeAllListeners('exit');
+  return child;
+}
+
+/** Waits for a process to be gone (it was asked to exit by other means). */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
