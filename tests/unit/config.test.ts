@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadMountConfig } from '../../src/config/load-config';
+import { parseDuration, parseSize } from '../../src/config/units';
+import { isCachalotError } from '../../src/errors';
+import { parseS3Uri } from '../../src/object/s3-uri';
+
+test('sizes: binary and decimal units, plain bytes; nonsense is an error naming the flag', () => {
+  assert.equal(parseSize('512MiB', 'x'), 512 * 2 ** 20);
+  assert.equal(parseSize('4GiB', 'x'), 4 * 2 ** 30);
+  assert.equal(parseSize('1.5GB', 'x'), 1.5e9);
+  assert.equal(parseSize('4096', 'x'), 4096);
+  assert.equal(parseSize(4096, 'x'), 4096);
+  for (const bad of ['4XB', 'abc', '', '-1', '1 2']) {
+    assert.throws(() => parseSize(bad, '--ram-cache'), (err) => isCachalotError(err, 'InvalidConfig') && err.message.includes('--ram-cache'));
+  }
+});
+
+test('durations: ms, s, m, h, plain seconds, never', () => {
+  assert.equal(parseDuration('500ms', 'x'), 500);
+  assert.equal(parseDuration('60s', 'x'), 60_000);
+  assert.equal(parseDuration('5m', 'x'), 300_000);
+  assert.equal(parseDuration('2', 'x'), 2000);
+  assert.equal(parseDuration('never', 'x'), Infinity);
+  assert.throws(() => parseDuration('soon', 'x'), (err) => isCachalotError(err, 'InvalidConfig'));
+});
+
+test('s3 URIs: bucket and folder prefix; bad ones are InvalidUri', () => {
+  assert.deepEqual(parseS3Uri('s3://my-bucket'), { bucket: 'my-bucket', prefix: '' });
+  assert.deepEqual(parseS3Uri('s3://my-bucket/'), { bucket: 'my-bucket', prefix: '' });
+  assert.deepEqual(parseS3Uri('s3://my-bucket/a/b'), { bucket: 'my-bucket', prefix: 'a/b/' });
+  for (const bad of ['s3:/x', 'http://bucket', 's3://', 's3://UPPER', 's3://ab', 's3://b..c/x', 's3://bucket/../x']) {
+    assert.throws(() => parseS3Uri(bad), (err) => isCachalotError(err, 'InvalidUri'), bad);
+  }
+});
+
+function configFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'cachalot-config-')), 'cachalot.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
+const base = { uri: 's3://bucket', mountpoint: '/mnt/x' };
+
+test('flags win over env, env over the file, the file over defaults', () => {
+  const file = configFile('endpoint = "http://file:1"\nregion = "file-region"\nblock_size = "4MiB"\nmetadata_ttl = "never"\n');
+  const config = loadMountConfig({
+    ...base,
+    configFile: file,
+    env: { AWS_ENDPOINT_URL: 'http://env:2', AWS_REGION: 'env-region' },
+    flags: { endpoint: 'http://flag:3', block_size: undefined },
+  });
+  assert.equal(config.endpoint, 'http://flag:3');
+  assert.equal(config.region, 'env-region');
+  assert.equal(config.blockSize, 4 * 2 ** 20);
+  assert.equal(config.metadataTtlMs, Infinity);
+  assert.equal(config.negativeTtlMs, 5000);
+});
+
+test('config errors are one line naming the key', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['block_size = "3MiB"\n', /"block_size": must be a power of two/],
+    ['bogus_key = 1\n', /"bogus_key": unknown key/],
+    ['uid = "root"\n', /"uid"/],
+    ['metadata_ttl = "soon"\n', /metadata_ttl: invalid duration/],
+    ['this is not toml', /invalid TOML/],
+  ];
+  for (const [text, pattern] of cases) {
+    assert.throws(
+      () => loadMountConfig({ ...base, configFile: configFile(text), env: {}, flags: {} }),
+      (err) => isCachalotError(err, 'InvalidConfig') && pattern.test(err.message) && !err.message.includes('\n'),
+      text,
+    );
+  }
+  assert.throws(() => loadMountConfig({ ...base, configFile: '/no/such/file.toml', env: {}, flags: {} }), /ENOENT/);
+});
