@@ -71,14 +71,20 @@ export class FileReader {
     for (const index of [...this.slots.keys()]) this.drop(index);
   }
 
-  /** Near the previous read's end counts as sequential (the kernel may reorder a little); anything else is a seek. */
+  /**
+   * A first read at offset 0, or a read near the previous one's end (the
+   * kernel may reorder a little), is sequential: the window opens at one block
+   * and doubles with each new block. Anything else is a seek and closes it.
+   */
   private adapt(position: number, first: number): void {
-    const sequential =
-      this.nextSequential >= 0 && position >= this.nextSequential - this.options.blockSize && position <= this.nextSequential + this.options.blockSize;
+    const near = Math.abs(position - this.nextSequential) <= this.options.blockSize;
+    const sequential = this.nextSequential < 0 ? position === 0 : near;
     if (!sequential) {
       this.window = 0;
+    } else if (this.window === 0) {
+      this.window = 1;
     } else if (first !== this.currentBlock) {
-      this.window = Math.min(this.maxWindow, Math.max(1, this.window * 2));
+      this.window = Math.min(this.maxWindow, this.window * 2);
     }
     this.currentBlock = first;
   }
