@@ -1,5 +1,6 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadBucketCommand,
@@ -108,29 +109,37 @@ export class S3Store implements ObjectStore {
       );
       // Some S3-compatible servers ignore If-Match: check the ETag ourselves.
       if (ifMatch !== undefined && out.ETag !== undefined && out.ETag !== ifMatch) {
-        (out.Body as NodeJS.ReadableStream | undefined)?.resume?.();
+        (out.Body as Readable | undefined)?.destroy();
         throw new CachalotError('PreconditionFailed', `${what}: object changed (ETag ${out.ETag}, expected ${ifMatch})`);
       }
-      return await readExactly(out.Body as AsyncIterable<Uint8Array>, end - start, what);
+      return await readExactly(out.Body as Readable, end - start, what);
     } catch (err) {
       throw fromS3Error(err, what);
     }
   }
 }
 
-/** Reads a body into one preallocated buffer: no chunk list, no concat copy. */
-async function readExactly(body: AsyncIterable<Uint8Array>, length: number, what: string): Promise<Buffer> {
+/**
+ * Reads a body into one preallocated buffer: no chunk list, no concat copy.
+ * Plain 'data' events, not async iteration: a promise per 64 KiB chunk cost
+ * a tenth of the daemon's CPU on cold sequential reads.
+ */
+function readExactly(body: Readable, length: number, what: string): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length);
   let filled = 0;
-  for await (const chunk of body) {
-    if (filled + chunk.length > length) {
-      throw new CachalotError('ShortRead', `${what}: server sent more than ${length} bytes`);
-    }
-    out.set(chunk, filled);
-    filled += chunk.length;
-  }
-  if (filled !== length) {
-    throw new CachalotError('ShortRead', `${what}: got ${filled} of ${length} bytes`);
-  }
-  return out;
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) => {
+      body.destroy();
+      reject(err);
+    };
+    body.on('data', (chunk: Buffer) => {
+      if (filled + chunk.length > length) return fail(new CachalotError('ShortRead', `${what}: server sent more than ${length} bytes`));
+      chunk.copy(out, filled);
+      filled += chunk.length;
+    });
+    body.once('error', fail);
+    body.once('end', () =>
+      filled === length ? resolve(out) : reject(new CachalotError('ShortRead', `${what}: got ${filled} of ${length} bytes`)),
+    );
+  });
 }
