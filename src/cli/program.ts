@@ -1,14 +1,28 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command';
 import { mountCommand } from './mount-command';
 import { unmountCommand } from './unmount-command';
 
 export function buildProgram(): Command {
-  return new Command('cachalot')
+  const program = new Command('cachalot')
     .description('A caching FUSE filesystem for ML training data in S3')
     .version(require('../../../package.json').version)
-    .showHelpAfterError('(run with --help for usage)')
     .addCommand(mountCommand())
     .addCommand(unmountCommand())
     .addCommand(demoCommand());
+  // addCommand does not pass these settings on: every command gets them.
+  for (const command of [program, ...program.commands]) usageErrorsAsOneLine(command);
+  return program;
+}
+
+/** Usage errors look like every other error: one "cachalot: error:" line, exit 2. */
+function usageErrorsAsOneLine(command: Command): void {
+  command
+    .configureOutput({
+      outputError: (text, write) => write(`cachalot: error: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+    })
+    .exitOverride((err: CommanderError) => {
+      const informational = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+      process.exit(informational ? 0 : 2);
+    });
 }

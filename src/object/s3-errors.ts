@@ -19,7 +19,7 @@ export function fromS3Error(err: unknown, what: string): CachalotError {
   const name = e.name ?? e.code ?? '';
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   const code = classify(name, e.code, status);
-  return new CachalotError(code, `${what}: ${describe(code, name, status, e.message)}`, { cause: err });
+  return new CachalotError(code, `${what}: ${describe(code, e.code ?? name, status, e.message)}`, { cause: err });
 }
 
 function classify(name: string, sysCode: string | undefined, status: number | undefined): ErrorCode {
@@ -47,7 +47,7 @@ function describe(code: ErrorCode, name: string, status: number | undefined, mes
         ? 'no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE'
         : `credentials rejected (${name}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`;
     case 'AccessDenied':
-      return 'access denied';
+      return 'access denied; check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and the bucket policy';
     case 'EndpointUnreachable':
       return `endpoint unreachable (${name || 'network error'})`;
     default:

@@ -25,10 +25,12 @@ export interface S3StoreOptions {
 /** ObjectStore over the aws-sdk v3. Retries are the RetryingStore's job, so the sdk makes one attempt. */
 export class S3Store implements ObjectStore {
   readonly bucket: string;
+  private readonly endpoint?: string;
   private readonly client: S3Client;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
+    this.endpoint = options.endpoint;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
     this.client = new S3Client({
       endpoint: options.endpoint,
@@ -46,12 +48,13 @@ export class S3Store implements ObjectStore {
   }
 
   async checkBucket(): Promise<void> {
+    const what = `bucket "${this.bucket}"${this.endpoint ? ` at ${this.endpoint}` : ''}`;
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
-      const e = fromS3Error(err, `bucket "${this.bucket}"`);
+      const e = fromS3Error(err, what);
       // HeadBucket has no body, so a 404 only says "not found": name it.
-      if (e.code === 'NotFound') throw new CachalotError('NoSuchBucket', `bucket "${this.bucket}": bucket does not exist`, { cause: err });
+      if (e.code === 'NotFound') throw new CachalotError('NoSuchBucket', `${what}: bucket does not exist`, { cause: err });
       throw e;
     }
   }

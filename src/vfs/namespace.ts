@@ -1,6 +1,6 @@
 import type { Logger } from '../obs/logger';
 import { SingleFlight } from '../block/single-flight';
-import type { ObjectStore } from '../object/types';
+import type { ObjectInfo, ObjectStore } from '../object/types';
 import { invalidNameReason } from './file-names';
 import { VfsError } from './types';
 
@@ -105,7 +105,7 @@ export class Namespace {
       if (file) this.warnOnce(key, 'object is shadowed by a folder of the same name; the folder is shown');
       node = DIR;
     } else if (file) {
-      node = { kind: 'file', key, size: file.size, etag: file.etag, mtime: file.lastModified };
+      node = fileNode(file);
     }
     this.remember(this.lookups, path, { node, expiresAt: this.now() + (node ? this.options.ttlMs : this.options.negativeTtlMs) });
     return node;
@@ -125,7 +125,7 @@ export class Namespace {
           this.warnOnce(object.key, 'object is shadowed by a folder of the same name; the folder is shown');
           continue;
         }
-        entries.set(name, { kind: 'file', key: object.key, size: object.size, etag: object.etag, mtime: object.lastModified });
+        entries.set(name, fileNode(object));
       }
       for (const folder of result.prefixes) {
         const name = folder.slice(prefix.length, -1);
@@ -179,6 +179,19 @@ export class Namespace {
     map.delete(path);
     this.cachedNames -= namesIn(old);
   }
+}
+
+/**
+ * The kernel keeps a file's page cache across opens while its size and mtime
+ * stay the same (auto_cache). S3's LastModified has whole seconds, so a
+ * same-size overwrite within one second would keep serving the old pages:
+ * the ETag's hash goes into the milliseconds, which S3 never uses.
+ */
+function fileNode(object: ObjectInfo): FileNode {
+  let hash = 0;
+  for (let i = 0; i < object.etag.length; i++) hash = (Math.imul(hash, 31) + object.etag.charCodeAt(i)) | 0;
+  const seconds = Math.floor(object.lastModified.getTime() / 1000) * 1000;
+  return { kind: 'file', key: object.key, size: object.size, etag: object.etag, mtime: new Date(seconds + (Math.abs(hash) % 1000)) };
 }
 
 function namesIn(value: Listing | Lookup): number {
