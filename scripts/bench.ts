@@ -1,0 +1,413 @@
+// `npm run bench`: cachalot, rclone mount and s3fs side by side, in one run,
+// against one local s3rver origin seeded once; absolute figures and ratios.
+// A benchmark, not a test: it exits 0 when it measured, whatever the figures.
+// See docs/BENCHMARKS.md for what is measured and how to read it.
+//
+//   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
+//                    [--json FILE] [--cold-origin]
+//                    [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
+//                    [--measure-timeout SEC]
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { S3RVER_CREDENTIALS, startS3rver } from '../src/embedded/s3rver-process';
+import { isMounted } from '../src/mount/mountpoint';
+import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, warmFiles } from './bench/dataset';
+import { lsLong, originDirect, seqRead, smallFiles } from './bench/measure';
+import { ForeignCpu, dropCaches, endProcess, machineBusySec, owned, procStats, selfCpuSec, since, sleep, unmountAny, withTimeout } from './bench/procs';
+import { MEASURES, Measure, Row, Sample, medianOf, ratioTable, ratios, summaryTable, toolTable } from './bench/report';
+import { TOOL_NAMES, Tool, ToolName, cachalotTool, fuseAvailable, installedVersion, rcloneTool, s3fsTool } from './bench/tools';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Origin-direct configurations; the best median of them is the ceiling. */
+const ORIGIN_CONFIGS = [
+  { rangeBytes: 8 * MiB, parallel: 8 },
+  { rangeBytes: 8 * MiB, parallel: 16 },
+  { rangeBytes: 16 * MiB, parallel: 8 },
+];
+
+interface Options {
+  rounds: number;
+  tools: ToolName[];
+  requireAll: boolean;
+  json?: string;
+  coldOrigin: boolean;
+  cachalotArgs: string[];
+  cpuProf?: string;
+  timeLimitMin: number;
+  waitQuietSec: number;
+  measureTimeoutMs: number;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      tools: { type: 'string', default: TOOL_NAMES.join(',') },
+      'require-all': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'cold-origin': { type: 'boolean', default: false },
+      'cachalot-arg': { type: 'string', multiple: true, default: [] },
+      'cpu-prof': { type: 'string' },
+      'time-limit': { type: 'string', default: '20' },
+      'wait-quiet': { type: 'string', default: '0' },
+      'measure-timeout': { type: 'string', default: '180' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
+        '                        [--cold-origin] [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN]\n' +
+        '                        [--wait-quiet SEC] [--measure-timeout SEC]\n',
+    );
+    process.exit(0);
+  }
+  const tools = values.tools!.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of tools) if (!TOOL_NAMES.includes(t as ToolName)) throw new Error(`--tools: unknown tool "${t}" (${TOOL_NAMES.join(', ')})`);
+  const int = (v: string, what: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected an integer from ${min} to ${max}`);
+    return n;
+  };
+  return {
+    rounds: int(values.rounds!, '--rounds', 1, 10),
+    tools: tools as ToolName[],
+    requireAll: values['require-all']!,
+    json: values.json,
+    coldOrigin: values['cold-origin']!,
+    cachalotArgs: values['cachalot-arg']!,
+    cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined,
+    timeLimitMin: int(values['time-limit']!, '--time-limit', 1, 120),
+    waitQuietSec: int(values['wait-quiet']!, '--wait-quiet', 0, 3600),
+    measureTimeoutMs: int(values['measure-timeout']!, '--measure-timeout', 5, 3600) * 1000,
+  };
+}
+
+/** ", other cpu X s" when processes other than ours used more than a tenth of a core during a measurement. */
+const otherCpu = (s: Sample) =>
+  s.foreignCpuSec !== undefined && s.seconds && s.foreignCpuSec / s.seconds > 0.1 ? `, **other cpu ${s.foreignCpuSec.toFixed(1)} s**` : '';
+
+const say = (line = '') => process.stdout.write(line + '\n');
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function machine(): string {
+  const cpu = cpus();
+  return `${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, node ${process.version}`;
+}
+
+/** Exit code of a run that was stopped (signal, time limit). */
+let abortCode: number | undefined;
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  const startedAt = process.hrtime.bigint();
+  const notes = new Set<string>();
+
+  // Stopping: nothing new starts (owned.closed), what runs is unmounted and ended
+  // at once so that the run unwinds and reports what it has; a second signal, or
+  // a run that does not unwind within 90 s, cleans up again and exits.
+  const abort = (why: string, code: number) => {
+    if (owned.closed) {
+      progress(`${why} again; cleaning up and exiting`);
+      void owned.cleanup().finally(() => process.exit(code));
+      return;
+    }
+    owned.close();
+    abortCode = code;
+    progress(`${why}; stopping and cleaning up`);
+    void owned.cleanup();
+    setTimeout(() => void owned.cleanup().finally(() => process.exit(code)), 90_000).unref();
+  };
+  process.on('SIGINT', () => abort('interrupted', 130));
+  process.on('SIGTERM', () => abort('terminated', 143));
+  const deadline = setTimeout(() => abort(`time limit of ${options.timeLimitMin} min reached`, 2), options.timeLimitMin * 60_000);
+  deadline.unref();
+
+  // Preflight: say at once what cannot run, before a minute of seeding.
+  const fuse = fuseAvailable();
+  if (fuse) throw new Error(fuse);
+  if (process.getuid?.() !== 0) notes.add('not running as root: dropping the page cache will fail (run as root for cold figures)');
+  const versions = new Map<ToolName, string>();
+  for (const name of options.tools) {
+    if (name === 'cachalot') continue;
+    const version = await installedVersion(name);
+    if (version) versions.set(name, version);
+    else {
+      const install = 'bash scripts/setup.sh --bench installs rclone and s3fs';
+      if (options.requireAll) throw new Error(`${name} is not installed and --require-all was given (${install})`);
+      const message = `${name} is not installed: SKIPPED, its figures and ratios are missing (${install})`;
+      notes.add(message);
+      progress(`NOTE: ${message}`);
+    }
+  }
+
+  // A shared machine skews every figure: say how busy it is before starting (and wait for quiet if asked).
+  const quiet = await waitForQuiet(options.waitQuietSec);
+  if (quiet > 0.1) {
+    const message = `the machine was busy before the start: other processes used ${(quiet * 100).toFixed(0)}% of a core`;
+    notes.add(message);
+    progress(`NOTE: ${message}`);
+  }
+
+  const workDir = mkdtempSync(join(tmpdir(), 'cachalot-bench-'));
+  owned.onFinal(async () => rmSync(workDir, { recursive: true, force: true }));
+  const originDir = join(workDir, 'origin');
+  if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
+
+  progress('generating the dataset');
+  const mark = process.hrtime.bigint();
+  const dataset = makeDataset(FULL_SHAPE);
+  progress(`starting s3rver and seeding (${(FULL_SHAPE.bigBytes / MiB).toFixed(0)} MiB + ${FULL_SHAPE.smallCount} x ${FULL_SHAPE.smallBytes / 1024} KiB + ${FULL_SHAPE.listCount} entries)`);
+  owned.assertOpen();
+  const server = await startS3rver({ directory: originDir, buckets: [BUCKET] });
+  owned.addPid(server.pid);
+  owned.onFinal(() => server.stop());
+  const seedClient = new S3Client({
+    endpoint: server.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  await seedDataset(seedClient, dataset);
+  seedClient.destroy();
+  const seedSec = since(mark);
+  progress(`seeded in ${seedSec.toFixed(1)} s`);
+
+  // The origin-direct client is set up as the daemon sets up its own: keep-alive sockets, one attempt.
+  const originClient = new S3Client({
+    endpoint: server.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
+  });
+  owned.onFinal(async () => originClient.destroy());
+
+  const ctx = {
+    endpoint: server.endpoint,
+    workDir,
+    cachalotEnv: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+  };
+  const tools: Tool[] = [];
+  for (const name of options.tools) {
+    if (name === 'cachalot') tools.push(cachalotTool(ctx, options.cachalotArgs, options.cpuProf));
+    else if (versions.has(name)) tools.push((name === 'rclone' ? rcloneTool : s3fsTool)(ctx, versions.get(name)!));
+  }
+  const rows: Row[] = tools.map((t) => ({ name: t.name, version: t.version, options: t.options, samples: { seq: [], small: [], ls: [] } }));
+  const originRuns = ORIGIN_CONFIGS.map((c) => ({ ...c, label: `${c.rangeBytes / MiB} MiB x ${c.parallel}`, samples: [] as Sample[] }));
+
+  /**
+   * Cold state: page cache dropped, then read back in: the programs that run
+   * (node with node_modules and dist, the tool's binary and libraries) and,
+   * unless --cold-origin, the origin's own files for this measurement.
+   */
+  const projectRoot = resolve(__dirname, '../..');
+  const makeCold = (warm: string, tool?: Tool) => {
+    const why = dropCaches();
+    if (why) notes.add(why);
+    for (const path of [process.execPath, join(projectRoot, 'node_modules'), join(projectRoot, 'dist'), ...(tool?.programFiles ?? [])]) {
+      try {
+        warmFiles(path);
+      } catch {
+        // A file that cannot be read only stays cold.
+      }
+    }
+    if (!options.coldOrigin) warmFiles(join(originDir, BUCKET, warm));
+  };
+
+  const warmDir: Record<Measure, string> = { seq: 'big', small: 'small', ls: dataset.listPrefix };
+  const run = (measure: Measure, mountpoint: string): Promise<{ value: number; seconds: number }> => {
+    switch (measure) {
+      case 'seq':
+        return seqRead(mountpoint, dataset).then((r) => ({ value: r.mbps, seconds: r.seconds }));
+      case 'small':
+        return smallFiles(mountpoint, dataset, 8).then((r) => ({ value: r.filesPerSec, seconds: r.seconds }));
+      case 'ls':
+        return lsLong(join(mountpoint, dataset.listPrefix), dataset.shape.listCount, options.measureTimeoutMs).then((r) => ({ value: r.seconds, seconds: r.seconds }));
+    }
+  };
+
+  const coldMeasure = async (tool: Tool, measure: Measure): Promise<Sample> => {
+    owned.assertOpen();
+    makeCold(warmDir[measure], tool);
+    const mountStart = process.hrtime.bigint();
+    const mounted = await tool.mount();
+    const sample: Sample = { mountSec: since(mountStart) };
+    const foreign = new ForeignCpu(() => [mounted.pid, server.pid]);
+    try {
+      foreign.begin();
+      const before = procStats(mounted.pid);
+      const originBefore = procStats(server.pid);
+      const { value, seconds } = await withTimeout(`${tool.name} ${measure}`, options.measureTimeoutMs, run(measure, mounted.mountpoint), async () => {
+        // Unblock readers stuck on the mount: end its daemon, detach the mount.
+        await endProcess(mounted.pid, 1000);
+        await unmountAny(mounted.mountpoint);
+      });
+      const after = procStats(mounted.pid);
+      const originAfter = procStats(server.pid);
+      Object.assign(sample, { value, seconds, peakRssMiB: after?.peakRssMiB });
+      if (before && after) sample.daemonCpuSec = after.cpuSec - before.cpuSec;
+      if (originBefore && originAfter) sample.originCpuSec = originAfter.cpuSec - originBefore.cpuSec;
+      sample.foreignCpuSec = foreign.end();
+    } catch (err) {
+      sample.error = (err as Error).message;
+    } finally {
+      await mounted.unmount();
+    }
+    return sample;
+  };
+
+  // One unrecorded pass, so that the origin-direct client's first round is not its JIT warm-up.
+  await originDirect(originClient, dataset, ORIGIN_CONFIGS[0].rangeBytes, ORIGIN_CONFIGS[0].parallel).catch(() => {});
+
+  for (let round = 0; round < options.rounds && !owned.closed; round++) {
+    progress(`round ${round + 1}/${options.rounds}: origin direct`);
+    makeCold(warmDir.seq);
+    for (const config of originRuns) {
+      if (owned.closed) break;
+      const originCpu0 = procStats(server.pid)?.cpuSec;
+      const foreign = new ForeignCpu(() => [server.pid]);
+      foreign.begin();
+      const o = await originDirect(originClient, dataset, config.rangeBytes, config.parallel).then(
+        (r) => ({ value: r.mbps, seconds: r.seconds }) as Sample,
+        (err: Error) => ({ error: err.message }) as Sample,
+      );
+      const originCpu1 = procStats(server.pid)?.cpuSec;
+      if (originCpu0 !== undefined && originCpu1 !== undefined) o.originCpuSec = originCpu1 - originCpu0;
+      o.foreignCpuSec = foreign.end();
+      config.samples.push(o);
+      progress(`  origin direct ${config.label}: ${o.error ?? `${o.value!.toFixed(0)} MB/s`}`);
+    }
+    // Rotate the order each round so that drift over the run does not favour one tool.
+    const order = tools.map((_, i) => tools[(i + round) % tools.length]);
+    for (const tool of order) {
+      const row = rows.find((r) => r.name === tool.name)!;
+      for (const measure of MEASURES) {
+        if (owned.closed) break;
+        let sample: Sample;
+        try {
+          sample = await coldMeasure(tool, measure);
+        } catch (err) {
+          sample = { error: `mount failed: ${(err as Error).message}` };
+        }
+        row.samples[measure].push(sample);
+        const unit = measure === 'seq' ? 'MB/s' : measure === 'small' ? 'files/s' : 's';
+        const fig = sample.error ? `FAILED (${sample.error})` : `${sample.value!.toFixed(measure === 'ls' ? 2 : 0)} ${unit}`;
+        progress(`  ${tool.name} ${measure}: ${fig}${sample.daemonCpuSec !== undefined ? `, daemon cpu ${sample.daemonCpuSec.toFixed(1)} s` : ''}`);
+      }
+    }
+  }
+  const totalSec = since(startedAt);
+  const best = originRuns.reduce((a, b) => ((medianOf(b.samples) ?? -1) > (medianOf(a.samples) ?? -1) ? b : a));
+  const origin = best.samples;
+  const busiest = [...originRuns.flatMap((r) => r.samples), ...rows.flatMap((r) => MEASURES.flatMap((m) => r.samples[m]))]
+    .map((s) => (s.foreignCpuSec ?? 0) / (s.seconds || Infinity))
+    .reduce((a, b) => Math.max(a, b), 0);
+  if (abortCode !== undefined) notes.add('the run was STOPPED before the end: the figures are partial');
+  if (busiest > 0.1) {
+    notes.add(`other processes ran during some measurements (up to ${(busiest * 100).toFixed(0)}% of a core; cells marked "other"): those figures are unreliable, rerun on a quiet machine`);
+  }
+
+  // The report (Markdown, so that docs/BENCHMARKS.md can take it as it is).
+  say();
+  say(`## cachalot bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  say();
+  say(`- machine: ${machine()}`);
+  say(`- origin: s3rver 3.7.1 on 127.0.0.1 (one process), seeded once: 1 x ${FULL_SHAPE.bigBytes / MiB} MiB, ${FULL_SHAPE.smallCount} x ${FULL_SHAPE.smallBytes / 1024} KiB in one folder, ${FULL_SHAPE.listCount} small entries in one folder (seeding took ${seedSec.toFixed(0)} s)`);
+  say(`- cold: before every measurement the page cache is dropped (sync; echo 3 > /proc/sys/vm/drop_caches), then the programs (node, node_modules, rclone, s3fs and their libraries) are read back in${options.coldOrigin ? '' : ", and so are the origin's own files for that measurement, so the origin is warm and the client is cold"}; every measurement on a fresh mount with a fresh cache directory`);
+  say(`- seq: one reader, 1 MiB read(2) calls, open to close; small: 8 reader threads, whole files; ls: \`ls -l\` child process, spawn to exit; every byte read is checked`);
+  say(`- origin direct: the big object by ranged GETs with aws-sdk v3 (keep-alive sockets, as the daemon), range size x GETs in flight of ${originRuns.map((r) => r.label).join(', ')}; the best median (${best.label}) is the ceiling`);
+  say(`- ${options.rounds} round(s), tool order rotated each round; figures are medians (min-max); MB/s is 10^6 bytes/s; total run ${(totalSec / 60).toFixed(1)} min`);
+  for (const t of tools) say(`- ${t.version}: ${t.options}`);
+  for (const n of notes) say(`- NOTE: ${n}`);
+  say();
+  say('### Figures');
+  say();
+  say(summaryTable(origin, rows, `origin direct (aws-sdk, ${best.label})`));
+  say();
+  say('### Per tool, round by round');
+  say();
+  say(originTable(originRuns));
+  say();
+  for (const row of rows) {
+    say(toolTable(row));
+    say();
+  }
+  say('### Ratios');
+  say();
+  const list = ratios(origin, rows);
+  say(ratioTable(list));
+  say();
+
+  if (options.json) {
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, rows, ratios: list, totalSec }, null, 2) + '\n');
+    progress(`results written to ${options.json}`);
+  }
+  if (options.cpuProf) progress(`cachalot CPU profiles in ${options.cpuProf} (open in Chrome DevTools or speedscope)`);
+  clearTimeout(deadline);
+  const cachalotRow = rows.find((r) => r.name === 'cachalot');
+  if (abortCode !== undefined) return abortCode;
+  const failed = originRuns.some((r) => r.samples.some((s) => s.error)) || (cachalotRow ? MEASURES.some((m) => cachalotRow.samples[m].some((s) => s.error)) : false);
+  return failed ? 1 : 0;
+}
+
+/**
+ * Share of one core that processes other than this one used over a short
+ * sample, after waiting up to maxWaitSec for it to fall below 10%.
+ */
+async function waitForQuiet(maxWaitSec: number): Promise<number> {
+  const deadline = Date.now() + maxWaitSec * 1000;
+  for (let round = 0; round < 10_000; round++) {
+    const m0 = machineBusySec();
+    const s0 = selfCpuSec();
+    await sleep(2000);
+    const share = Math.max(0, machineBusySec() - m0 - (selfCpuSec() - s0)) / 2;
+    if (share <= 0.1 || Date.now() >= deadline) return share;
+    if (round === 0) progress(`waiting up to ${maxWaitSec} s for the machine to be quiet (others use ${(share * 100).toFixed(0)}% of a core)`);
+  }
+  return NaN;
+}
+
+function originTable(runs: Array<{ label: string; samples: Sample[] }>): string {
+  const rounds = Math.max(...runs.map((r) => r.samples.length));
+  const cell = (s: Sample) =>
+    s.error ? `failed: ${s.error}` : `${s.value!.toFixed(0)}${s.originCpuSec !== undefined ? `, origin cpu ${s.originCpuSec.toFixed(1)} s` : ''}${otherCpu(s)}`;
+  return [
+    `| origin direct, MB/s | ${Array.from({ length: rounds }, (_, i) => `round ${i + 1}`).join(' | ')} | median |`,
+    `| --- | ${Array.from({ length: rounds }, () => '---').join(' | ')} | --- |`,
+    ...runs.map((r) => `| ${r.label} | ${r.samples.map(cell).join(' | ')} | ${medianOf(r.samples)?.toFixed(0) ?? 'n/a'} |`),
+  ].join('\n');
+}
+
+main()
+  .then(
+    (code) => code,
+    (err: Error) => {
+      process.stderr.write(`bench: ${err.message}\n`);
+      return abortCode ?? 1;
+    },
+  )
+  .then(async (code) => {
+    await owned.cleanup();
+    // Nothing of ours may be left: say so loudly if it is.
+    const left: string[] = [];
+    for (const path of owned.everMounted) if (await isMounted(path).catch(() => false)) left.push(path);
+    if (left.length > 0) process.stderr.write(`bench: WARNING: still mounted: ${left.join(', ')}\n`);
+    process.exit(code);
+  });
