@@ -10,6 +10,11 @@ export class SingleFlight<T> {
     return promise;
   }
 
+  /** The load under way for key, if any. */
+  pending(key: string): Promise<T> | undefined {
+    return this.inFlight.get(key);
+  }
+
   get size(): number {
     return this.inFlight.size;
   }

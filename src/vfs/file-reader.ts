@@ -128,7 +128,9 @@ export class FileReader {
   }
 
   private dropBehind(first: number, last: number): void {
-    const keepFrom = this.window > 0 ? first : first - RANDOM_KEEP;
+    // The kernel's pieces of one large read can arrive out of order: keep the
+    // block just behind a sequential reader, or a late piece would fetch it again.
+    const keepFrom = this.window > 0 ? first - 1 : first - RANDOM_KEEP;
     for (const index of [...this.slots.keys()]) {
       if (index < keepFrom || (this.window === 0 && index > last + RANDOM_KEEP)) this.drop(index);
     }

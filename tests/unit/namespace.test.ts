@@ -105,3 +105,13 @@ test('concurrent listings of one folder share one listing', async () => {
   await Promise.all(Array.from({ length: 10 }, () => ns.list('/c')));
   assert.equal(store.calls.list - before, 1);
 });
+
+test('lookups of many names in a folder never listed cost one listing, not two requests per name', async () => {
+  const { store, ns } = setup(Array.from({ length: 300 }, (_, i) => `small/f${i}`));
+  await ns.lookup('/small');
+  const before = { ...store.calls };
+  const found = await Promise.all(Array.from({ length: 300 }, (_, i) => ns.lookup(`/small/f${i}`)));
+  assert.ok(found.every((node) => node?.kind === 'file'));
+  const requests = store.calls.head - before.head + (store.calls.list - before.list);
+  assert.ok(requests <= 4, `${requests} requests for 300 lookups`);
+});
