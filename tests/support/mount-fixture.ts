@@ -63,7 +63,8 @@ export async function mountBucket(source: string, env: NodeJS.ProcessEnv, extraA
       await runCli(['unmount', mountpoint], env);
       await forceUnmount(mountpoint);
       await waitForExit(pid, 10_000);
-      rmSync(root, { recursive: true, force: true });
+      // Never recurse into a mount that is somehow still there: that would walk the bucket.
+      if (!(await isMounted(mountpoint))) rmSync(root, { recursive: true, force: true });
     },
   };
 }
