@@ -78,10 +78,7 @@ export class Namespace {
     if (listing && listing.expiresAt > this.now()) return listing.entries.get(name);
     const cached = this.lookups.get(path);
     if (cached && cached.expiresAt > this.now()) return cached.node;
-    if (this.shouldListParent(parent)) {
-      const entries = (await this.listFlights.run(parent, () => this.listRemote(parent))).entries;
-      return entries.get(name);
-    }
+    if (this.shouldListParent(parent)) return (await this.fetchListing(parent)).entries.get(name);
     return this.lookupFlights.run(path, () => this.lookupRemote(path));
   }
 
@@ -106,7 +103,12 @@ export class Namespace {
     if (node.kind !== 'dir') throw new VfsError('ENOTDIR', `${path}: not a directory`);
     const listing = this.listings.get(path);
     if (listing && listing.expiresAt > this.now()) return listing.entries;
-    return (await this.listFlights.run(path, () => this.listRemote(path))).entries;
+    return (await this.fetchListing(path)).entries;
+  }
+
+  /** Lists a folder from S3; concurrent askers share one listing. */
+  private fetchListing(path: string): Promise<Listing> {
+    return this.listFlights.run(path, () => this.listRemote(path));
   }
 
   /** Forgets what is known of one path, e.g. after its object changed under a reader. */
