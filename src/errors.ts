@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'Timeout'
   | 'ConnectionLost'
   | 'ShortRead'
+  | 'BadResponse'
   | 'MountpointInvalid'
   | 'MountFailed'
   | 'Internal';

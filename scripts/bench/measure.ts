@@ -109,12 +109,30 @@ export function lsLong(dir: string, expectedEntries: number, timeoutMs: number):
   });
 }
 
+/** Fetches bytes [start, end) of the big object from the origin. */
+export type RangeFetcher = (start: number, end: number) => Promise<Buffer>;
+
+/** Ranged GetObject through the aws-sdk, the body gathered chunk by chunk as an sdk user would. */
+export function sdkRangeFetcher(client: S3Client, key: string): RangeFetcher {
+  return async (start, end) => {
+    const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, Range: `bytes=${start}-${end - 1}` }));
+    const target = Buffer.allocUnsafe(end - start);
+    let filled = 0;
+    for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+      if (filled + chunk.length > target.length) throw new Error(`range ${start}: server sent too much`);
+      target.set(chunk, filled);
+      filled += chunk.length;
+    }
+    if (filled !== target.length) throw new Error(`range ${start}: got ${filled} of ${target.length} bytes`);
+    return target;
+  };
+}
+
 /**
  * The ceiling for a cold read: the big object fetched straight from the
- * origin with parallel ranged GETs (aws-sdk, as the daemon uses it), every
- * byte checked.
+ * origin with parallel ranged GETs, every byte checked.
  */
-export async function originDirect(client: S3Client, dataset: Dataset, rangeBytes: number, parallel: number): Promise<SeqResult> {
+export async function originDirect(fetch: RangeFetcher, dataset: Dataset, rangeBytes: number, parallel: number): Promise<SeqResult> {
   const size = dataset.shape.bigBytes;
   const expected = Buffer.from(dataset.big);
   const ranges = Math.ceil(size / rangeBytes);
@@ -123,16 +141,9 @@ export async function originDirect(client: S3Client, dataset: Dataset, rangeByte
   const fetchOne = async (index: number) => {
     const start = index * rangeBytes;
     const end = Math.min(size, start + rangeBytes);
-    const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: dataset.bigKey, Range: `bytes=${start}-${end - 1}` }));
-    const target = Buffer.allocUnsafe(end - start);
-    let filled = 0;
-    for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-      if (filled + chunk.length > target.length) throw new Error(`range ${start}: server sent too much`);
-      target.set(chunk, filled);
-      filled += chunk.length;
-    }
-    if (filled !== target.length || !target.equals(expected.subarray(start, end))) throw new Error(`range ${start}: wrong bytes`);
-    bytes += filled;
+    const target = await fetch(start, end);
+    if (!target.equals(expected.subarray(start, end))) throw new Error(`range ${start}: wrong bytes`);
+    bytes += target.length;
   };
   const worker = async () => {
     for (let guard = 0; guard < ranges; guard++) {

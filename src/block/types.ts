@@ -1,3 +1,5 @@
+import type { BlockBuffer } from './block-buffer';
+
 /**
  * The block layer's contract. A block is a fixed-size slice of one version of
  * one object: keyed by (bucket, key, ETag, index), so a cached block can never
@@ -18,8 +20,11 @@ export interface BlockRequest extends BlockId {
 }
 
 export interface BlockSource {
-  /** The block's bytes; typed errors (PreconditionFailed when the object changed). */
-  load(request: BlockRequest): Promise<Buffer>;
+  /**
+   * The block's bytes, as a reference the caller owns and releases; typed
+   * errors (PreconditionFailed when the object changed).
+   */
+  load(request: BlockRequest): Promise<BlockBuffer>;
 }
 
 export function blockRange(request: BlockRequest): { start: number; end: number } {

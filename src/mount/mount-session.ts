@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { BufferPool } from '../block/block-buffer';
 import { OriginSource } from '../block/origin-source';
 import type { MountConfig } from '../config/mount-config';
 import { oneLine } from '../errors';
@@ -49,7 +50,13 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     onSkippedKey: () => metrics.skippedKeys.inc(),
   });
   const budget = new MemoryBudget(config.memoryLimit, (used) => metrics.readaheadBytes.set(used));
-  const vfs = new ObjectVfs(namespace, new OriginSource(store), budget, {
+  // Idle block buffers kept for reuse: one full readahead window's worth.
+  const pool = new BufferPool({
+    size: config.blockSize,
+    maxIdle: Math.max(2, Math.ceil(config.readaheadMax / config.blockSize)),
+    poison: process.env.CACHALOT_DEBUG_POISON === '1',
+  });
+  const vfs = new ObjectVfs(namespace, new OriginSource(store, pool), budget, {
     ...config,
     log,
     onOpenFilesChange: (n) => metrics.openFiles.set(n),

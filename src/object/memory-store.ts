@@ -81,7 +81,10 @@ export class MemoryStore implements ObjectStore {
     if (request.end > stored.bytes.length) {
       throw new CachalotError('Internal', `get ${request.key}: range past end of object`);
     }
-    return Buffer.from(stored.bytes.subarray(request.start, request.end));
+    const bytes = stored.bytes.subarray(request.start, request.end);
+    if (!request.into) return Buffer.from(bytes);
+    bytes.copy(request.into);
+    return request.into;
   }
 }
 

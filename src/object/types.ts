@@ -34,6 +34,8 @@ export interface RangeRequest {
   /** Fail with PreconditionFailed unless the object still has this ETag. */
   ifMatch?: string;
   signal?: AbortSignal;
+  /** Where to write the bytes (exactly end - start long); a new buffer when absent. */
+  into?: Buffer;
 }
 
 export interface ObjectStore {
@@ -43,6 +45,6 @@ export interface ObjectStore {
   /** undefined when there is no such key. */
   head(key: string): Promise<ObjectInfo | undefined>;
   list(request: ListRequest): Promise<ListPage>;
-  /** Exactly end - start bytes, or a typed error. */
+  /** Exactly end - start bytes (in request.into when given), or a typed error. */
   getRange(request: RangeRequest): Promise<Buffer>;
 }

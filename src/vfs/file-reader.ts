@@ -1,3 +1,4 @@
+import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockSource } from '../block/types';
 import type { MemoryBudget } from './memory-budget';
 import type { FileNode } from './namespace';
@@ -9,8 +10,9 @@ export interface ReaderOptions {
   readaheadMax: number;
 }
 
+/** A block this reader holds: one reference to it, and its share of the budget. */
 interface Slot {
-  bytes: Promise<Buffer>;
+  block: Promise<BlockBuffer>;
   charged: number;
 }
 
@@ -51,17 +53,28 @@ export class FileReader {
 
     this.adapt(position, first);
     this.nextSequential = end;
-    const demand: Promise<Buffer>[] = [];
-    for (let i = first; i <= last; i++) demand.push(this.slot(i, true).bytes);
+    // This read takes its own reference to each block before anything can drop
+    // the slot (a concurrent read may, while this one waits): then-callbacks run
+    // in the order they were added, so the retain comes before any release.
+    const demand: Array<Promise<BlockBuffer>> = [];
+    for (let i = first; i <= last; i++) demand.push(this.retained(i, this.slot(i, true)));
     this.prefetch(last + 1, Math.min(this.blockCount, last + 1 + this.window));
     this.dropBehind(first, last);
 
     let copied = 0;
-    for (let i = first; i <= last; i++) {
-      const block = await this.settle(i, demand[i - first]);
-      const from = Math.max(position, i * blockSize) - i * blockSize;
-      const to = Math.min(end, (i + 1) * blockSize) - i * blockSize;
-      copied += block.copy(target, copied, from, to);
+    let next = 0;
+    try {
+      for (; next < demand.length; next++) {
+        const i = first + next;
+        const block = await demand[next];
+        const from = Math.max(position, i * blockSize) - i * blockSize;
+        const to = Math.min(end, (i + 1) * blockSize) - i * blockSize;
+        copied += block.bytes.copy(target, copied, from, to);
+        block.release();
+      }
+    } catch (err) {
+      for (const rest of demand.slice(next + 1)) rest.then(releaseBlock, ignore);
+      throw err;
     }
     return copied;
   }
@@ -94,7 +107,7 @@ export class FileReader {
     if (!slot) {
       const charged = this.lengthOf(index);
       if (demand) this.budget.forceAcquire(charged);
-      slot = { bytes: this.load(index), charged };
+      slot = { block: this.load(index), charged };
       this.slots.set(index, slot);
     }
     return slot;
@@ -104,27 +117,28 @@ export class FileReader {
     for (let i = from; i < to; i++) {
       if (this.slots.has(i)) continue;
       if (!this.budget.tryAcquire(this.lengthOf(i))) return;
-      const slot = { bytes: this.load(i), charged: this.lengthOf(i) };
+      const slot = { block: this.load(i), charged: this.lengthOf(i) };
       // A failed prefetch is retried on demand; it must not surface as unhandled.
-      slot.bytes.catch(() => this.slots.get(i) === slot && this.drop(i));
+      slot.block.catch(() => this.slots.get(i) === slot && this.drop(i));
       this.slots.set(i, slot);
     }
   }
 
-  private load(index: number): Promise<Buffer> {
+  private load(index: number): Promise<BlockBuffer> {
     const { bucket, blockSize } = this.options;
     const { key, etag, size } = this.file;
     return this.source.load({ bucket, key, etag, index, objectSize: size, blockSize });
   }
 
-  /** A failed block is forgotten so that the next read asks again. */
-  private async settle(index: number, bytes: Promise<Buffer>): Promise<Buffer> {
-    try {
-      return await bytes;
-    } catch (err) {
-      if (this.slots.get(index)?.bytes === bytes) this.drop(index);
-      throw err;
-    }
+  /** A reference of the caller's own; a failed block is forgotten so that the next read asks again. */
+  private retained(index: number, slot: Slot): Promise<BlockBuffer> {
+    return slot.block.then(
+      (block) => block.retain(),
+      (err: unknown) => {
+        if (this.slots.get(index) === slot) this.drop(index);
+        throw err;
+      },
+    );
   }
 
   private dropBehind(first: number, last: number): void {
@@ -141,9 +155,16 @@ export class FileReader {
     if (!slot) return;
     this.slots.delete(index);
     this.budget.release(slot.charged);
+    slot.block.then(releaseBlock, ignore);
   }
 
   private lengthOf(index: number): number {
     return Math.min(this.options.blockSize, this.file.size - index * this.options.blockSize);
   }
 }
+
+function releaseBlock(block: BlockBuffer): void {
+  block.release();
+}
+
+function ignore(): void {}

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BufferPool } from '../../src/block/block-buffer';
 import { OriginSource } from '../../src/block/origin-source';
 import { isCachalotError } from '../../src/errors';
 import { sampleBytes } from '../../src/embedded/sample-dataset';
@@ -21,9 +22,12 @@ function setup(size: number, options: { budget?: number; readaheadMax?: number }
   const budget = new MemoryBudget(options.budget ?? 64 * BLOCK);
   const node: FileNode = { kind: 'file', key: 'f', size, etag: info.etag, mtime: info.lastModified };
   // One source per mount, as in the daemon: readers of the same block share its GET.
-  const source = new OriginSource(store);
+  // Released buffers are poisoned and reused at once: a read that used a block
+  // after its release would return 0xa5 bytes and fail the comparisons.
+  const pool = new BufferPool({ size: BLOCK, maxIdle: 4, poison: true });
+  const source = new OriginSource(store, pool);
   const open = () => new FileReader(node, source, budget, { bucket: 'b', blockSize: BLOCK, readaheadMax: options.readaheadMax ?? 8 * BLOCK });
-  return { memory, failing, bytes, budget, open };
+  return { memory, failing, bytes, budget, pool, open };
 }
 
 async function readAt(reader: FileReader, position: number, length: number): Promise<Buffer> {
