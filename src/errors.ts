@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'BadResponse'
   | 'MountpointInvalid'
   | 'MountFailed'
+  | 'CacheDirBusy'
+  | 'NoDaemon'
   | 'Internal';
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

@@ -27,6 +27,37 @@ export interface BlockSource {
   load(request: BlockRequest): Promise<BlockBuffer>;
 }
 
+/**
+ * A cache tier: RAM, disk, and the tiered composition of them. A miss is
+ * undefined, never an exception; a tier that fails (full disk, bad file)
+ * counts and logs it and answers as a miss. A block a tier returns has passed
+ * its CRC32C check and is a reference the caller owns and releases.
+ */
+export interface BlockCache {
+  /** Short name in stats and metrics: "ram", "disk", "tiered". */
+  readonly name: string;
+  get(id: BlockId): Promise<BlockBuffer | undefined>;
+  /**
+   * Offers the block (its crc32c set) to the tier, which may decline it
+   * (admission). The tier takes its own reference or copy of what it keeps;
+   * the caller's reference must stay valid until put resolves. Never rejects.
+   */
+  put(id: BlockId, block: BlockBuffer): Promise<void>;
+  stats(): TierStats[];
+}
+
+export interface TierStats {
+  tier: string;
+  usedBytes: number;
+  capacityBytes: number;
+  blocks: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Failed reads or writes of the tier, corrupt blocks included. */
+  errors: number;
+}
+
 export function blockRange(request: BlockRequest): { start: number; end: number } {
   const start = request.index * request.blockSize;
   return { start, end: Math.min(request.objectSize, start + request.blockSize) };

@@ -15,6 +15,7 @@ interface MountFlags {
   cacheDir?: string;
   ramCache?: string;
   diskCache?: string;
+  diskMinFree?: string;
   blockSize?: string;
   memoryLimit?: string;
   readaheadMax?: string;
@@ -43,8 +44,9 @@ export function mountCommand(): Command {
     .option('--endpoint <url>', 'S3 endpoint URL (default: AWS; env AWS_ENDPOINT_URL)')
     .option('--region <region>', 'S3 region (env AWS_REGION; default us-east-1)')
     .option('--cache-dir <dir>', 'cache and log directory (default /var/cache/cachalot)')
-    .option('--ram-cache <size>', 'RAM cache tier size, e.g. 4GiB')
-    .option('--disk-cache <size>', 'disk cache tier size, e.g. 200GiB')
+    .option('--ram-cache <size>', 'RAM cache tier size, 0 for none (default 1GiB)')
+    .option('--disk-cache <size>', 'disk cache tier size under --cache-dir, 0 for none (default 64GiB)')
+    .option('--disk-min-free <percent>', 'share of the cache disk always left free (default 5%)')
     .option('--block-size <size>', 'block size for ranged reads, a power of two (default 8MiB)')
     .option('--memory-limit <size>', 'memory budget shared by all readahead (default 1GiB)')
     .option('--readahead-max <size>', 'largest readahead window of one file (default 64MiB)')
@@ -74,6 +76,7 @@ export function mountCommand(): Command {
             cache_dir: flags.cacheDir,
             ram_cache: flags.ramCache,
             disk_cache: flags.diskCache,
+            disk_min_free: flags.diskMinFree,
             block_size: flags.blockSize,
             memory_limit: flags.memoryLimit,
             readahead_max: flags.readaheadMax,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command';
 import { mountCommand } from './mount-command';
+import { statsCommand } from './stats-command';
 import { unmountCommand } from './unmount-command';
 
 export function buildProgram(): Command {
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .version(require('../../../package.json').version)
     .addCommand(mountCommand())
     .addCommand(unmountCommand())
+    .addCommand(statsCommand())
     .addCommand(demoCommand());
   // addCommand does not pass these settings on: every command gets them.
   for (const command of [program, ...program.commands]) usageErrorsAsOneLine(command);

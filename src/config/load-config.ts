@@ -73,6 +73,7 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     cacheDir: s.cache_dir ?? d.cacheDir,
     ramCache: s.ram_cache ?? d.ramCache,
     diskCache: s.disk_cache ?? d.diskCache,
+    diskMinFree: s.disk_min_free ?? d.diskMinFree,
     blockSize: s.block_size ?? d.blockSize,
     memoryLimit: s.memory_limit ?? d.memoryLimit,
     readaheadMax: s.readahead_max ?? d.readaheadMax,

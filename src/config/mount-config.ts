@@ -11,6 +11,8 @@ export interface MountConfig {
   cacheDir: string;
   ramCache: number;
   diskCache: number;
+  /** Share of the cache disk always left free (0.05 = 5%). */
+  diskMinFree: number;
   blockSize: number;
   /** One budget for all readahead of all open files together. */
   memoryLimit: number;
@@ -36,6 +38,10 @@ const size = (what: string) => z.union([z.string(), z.number()]).transform((v) =
 const duration = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseDuration(v, what));
 const mode = z.union([z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as "0644"'), z.number().int()])
   .transform((v) => (typeof v === 'string' ? parseInt(v, 8) : v));
+const fraction = (what: string) =>
+  z.union([z.string().regex(/^\d+(\.\d+)?%$/, `${what}: a percentage such as "5%"`), z.number().min(0).max(0.9)])
+    .transform((v) => (typeof v === 'string' ? parseFloat(v) / 100 : v))
+    .refine((v) => v >= 0 && v <= 0.9, 'must be from 0% to 90%');
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'HOST:PORT');
 
 /** The config file's and the flags' keys (snake_case, as in the TOML file). Unknown keys are errors. */
@@ -46,6 +52,7 @@ export const mountSettingsSchema = z
     cache_dir: z.string().min(1).optional(),
     ram_cache: size('ram_cache').optional(),
     disk_cache: size('disk_cache').optional(),
+    disk_min_free: fraction('disk_min_free').optional(),
     block_size: size('block_size')
       .refine((n) => n >= 64 * 1024 && n <= 1024 ** 3 && (n & (n - 1)) === 0, 'must be a power of two from 64KiB to 1GiB')
       .optional(),
@@ -75,6 +82,7 @@ export const MOUNT_DEFAULTS = {
   cacheDir: '/var/cache/cachalot',
   ramCache: 1024 ** 3,
   diskCache: 64 * 1024 ** 3,
+  diskMinFree: 0.05,
   blockSize: 8 * 2 ** 20,
   memoryLimit: 1024 ** 3,
   readaheadMax: 64 * 2 ** 20,

@@ -1,6 +1,4 @@
 import type { Server } from 'node:http';
-import { BufferPool } from '../block/block-buffer';
-import { OriginSource } from '../block/origin-source';
 import type { MountConfig } from '../config/mount-config';
 import { oneLine } from '../errors';
 import { mountFuse, FuseMount } from '../fuse/fuse-adapter';
@@ -10,6 +8,10 @@ import { Metrics } from '../obs/metrics';
 import { MemoryBudget } from '../vfs/memory-budget';
 import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
+import { serveControl } from '../control/control-server';
+import { controlSocketPath } from '../control/control-path';
+import { openBlockStack } from './block-stack';
+import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
 export interface MountSession {
@@ -50,13 +52,10 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     onSkippedKey: () => metrics.skippedKeys.inc(),
   });
   const budget = new MemoryBudget(config.memoryLimit, (used) => metrics.readaheadBytes.set(used));
-  // Idle block buffers kept for reuse: one full readahead window's worth.
-  const pool = new BufferPool({
-    size: config.blockSize,
-    maxIdle: Math.max(2, Math.ceil(config.readaheadMax / config.blockSize)),
-    poison: process.env.CACHALOT_DEBUG_POISON === '1',
-  });
-  const vfs = new ObjectVfs(namespace, new OriginSource(store, pool), budget, {
+  const blocks = await openBlockStack(config, store, log);
+  metrics.trackCache(() => blocks.cache.stats());
+  const startedAt = Date.now();
+  const vfs = new ObjectVfs(namespace, blocks.source, budget, {
     ...config,
     log,
     onOpenFilesChange: (n) => metrics.openFiles.set(n),
@@ -64,8 +63,12 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   const attrTimeoutSec = Number.isFinite(config.metadataTtlMs) ? config.metadataTtlMs / 1000 : 86400 * 365;
   let fuse: FuseMount | undefined;
   let metricsServer: Server | undefined;
+  let controlServer: Server | undefined;
   try {
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
+    controlServer = await serveControl(controlSocketPath(config.mountpoint), {
+      '/stats': () => mountStats(config, blocks.cache, metrics, startedAt),
+    });
     fuse = await mountFuse(
       config.mountpoint,
       vfs,
@@ -75,6 +78,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
     metricsServer?.close();
+    controlServer?.close();
+    await blocks.close();
     if (fuse || (await isMounted(config.mountpoint))) await unmountPath(config.mountpoint, true).catch(() => {});
     throw err;
   }
@@ -103,7 +108,9 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
         });
       }
       await vfs.close();
+      await blocks.close();
       metricsServer?.close();
+      controlServer?.close();
       log.info({ mountpoint: config.mountpoint }, 'unmounted');
       markEnded();
     })());

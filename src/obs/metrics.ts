@@ -1,5 +1,6 @@
 import { createServer, Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TierStats } from '../block/types';
 
 /** Every series the node exports, prefixed cachalot_. One instance per process. */
 export class Metrics {
@@ -22,6 +23,29 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_process_' });
+  }
+
+  /** Exports the cache tiers' own counts, read when /metrics is scraped. */
+  trackCache(stats: () => TierStats[]): void {
+    const series: Array<[string, string, keyof TierStats, 'gauge' | 'counter']> = [
+      ['cachalot_cache_used_bytes', 'Bytes held by the cache tier', 'usedBytes', 'gauge'],
+      ['cachalot_cache_capacity_bytes', 'Capacity of the cache tier', 'capacityBytes', 'gauge'],
+      ['cachalot_cache_blocks', 'Blocks held by the cache tier', 'blocks', 'gauge'],
+      ['cachalot_cache_hits_total', 'Block lookups the tier answered', 'hits', 'counter'],
+      ['cachalot_cache_misses_total', 'Block lookups the tier did not hold', 'misses', 'counter'],
+      ['cachalot_cache_evictions_total', 'Blocks the tier dropped to make room', 'evictions', 'counter'],
+      ['cachalot_cache_errors_total', 'Failed or corrupt reads and failed writes of the tier', 'errors', 'counter'],
+    ];
+    for (const [name, help, field, type] of series) {
+      // Counters are set to the tier's own running total at each scrape.
+      const collect = function (this: Gauge<string> | Counter<string>) {
+        this.reset();
+        for (const tier of stats()) this.inc({ tier: tier.tier }, Number(tier[field]));
+      };
+      const options = { name, help, labelNames: ['tier'], registers: [this.registry], collect };
+      if (type === 'gauge') new Gauge(options);
+      else new Counter(options);
+    }
   }
 
   /** Serves /metrics in Prometheus text format on HOST:PORT. */

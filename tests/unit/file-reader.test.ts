@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BufferPool } from '../../src/block/block-buffer';
+import { CachingSource } from '../../src/block/caching-source';
 import { OriginSource } from '../../src/block/origin-source';
+import { TieredCache } from '../../src/block/tiered-cache';
 import { isCachalotError } from '../../src/errors';
 import { sampleBytes } from '../../src/embedded/sample-dataset';
 import { FailingStore } from '../../src/object/failing-store';
@@ -25,7 +27,7 @@ function setup(size: number, options: { budget?: number; readaheadMax?: number }
   // Released buffers are poisoned and reused at once: a read that used a block
   // after its release would return 0xa5 bytes and fail the comparisons.
   const pool = new BufferPool({ size: BLOCK, maxIdle: 4, poison: true });
-  const source = new OriginSource(store, pool);
+  const source = new CachingSource(new TieredCache([]), new OriginSource(store, pool));
   const open = () => new FileReader(node, source, budget, { bucket: 'b', blockSize: BLOCK, readaheadMax: options.readaheadMax ?? 8 * BLOCK });
   return { memory, failing, bytes, budget, pool, open };
 }

@@ -1,0 +1,51 @@
+import type { Counter } from 'prom-client';
+import type { BlockCache, TierStats } from '../block/types';
+import type { MountConfig } from '../config/mount-config';
+import type { Metrics } from '../obs/metrics';
+
+/**
+ * What `cachalot stats --json` prints. The shape is documented in docs/STATS.md
+ * and stable: fields may be added, none renamed or removed.
+ */
+export interface MountStats {
+  mountpoint: string;
+  source: string;
+  pid: number;
+  uptimeSeconds: number;
+  tiers: TierStats[];
+  s3: { getRequests: number; getBytes: number; headRequests: number; listRequests: number; errors: number; retries: number };
+  reads: { bytes: number; openFiles: number };
+}
+
+export async function mountStats(config: MountConfig, cache: BlockCache, metrics: Metrics, startedAt: number): Promise<MountStats> {
+  const requests = await byLabel(metrics.s3Requests, 'op');
+  return {
+    mountpoint: config.mountpoint,
+    source: `s3://${config.bucket}/${config.prefix}`,
+    pid: process.pid,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    tiers: cache.stats(),
+    s3: {
+      getRequests: requests.get ?? 0,
+      getBytes: await total(metrics.s3GetBytes),
+      headRequests: requests.head ?? 0,
+      listRequests: requests.list ?? 0,
+      errors: await total(metrics.s3Errors),
+      retries: await total(metrics.s3Retries),
+    },
+    reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
+  };
+}
+
+async function total(counter: Counter<string>): Promise<number> {
+  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
+async function byLabel(counter: Counter<string>, label: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await counter.get()).values) {
+    const key = String(v.labels[label]);
+    out[key] = (out[key] ?? 0) + v.value;
+  }
+  return out;
+}
