@@ -6,9 +6,10 @@
 //   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
 //                    [--json FILE] [--cold-origin]
 //                    [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
-//                    [--measure-timeout SEC]
+//                    [--measure-timeout SEC] [--only cold|warm]
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
@@ -17,11 +18,14 @@ import { parseArgs } from 'node:util';
 import { S3RVER_CREDENTIALS, startS3rver } from '../src/embedded/s3rver-process';
 import { isMounted } from '../src/mount/mountpoint';
 import { S3Store } from '../src/object/s3-store';
-import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, warmFiles } from './bench/dataset';
-import { RangeFetcher, lsLong, originDirect, sdkRangeFetcher, seqRead, smallFiles } from './bench/measure';
-import { ForeignCpu, dropCaches, endProcess, machineBusySec, owned, procStats, selfCpuSec, since, sleep, unmountAny, withTimeout } from './bench/procs';
-import { MEASURES, Measure, Row, Sample, medianOf, ratioTable, ratios, summaryTable, toolTable } from './bench/report';
-import { TOOL_NAMES, Tool, ToolName, cachalotTool, fuseAvailable, installedVersion, rcloneTool, s3fsTool } from './bench/tools';
+import { cacheRatios, cacheReuseNotes, cacheTable, memoryTable } from './bench/cache-report';
+import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, writePlainCopy } from './bench/dataset';
+import { Parts, memoryArgs, memoryFlow, plainFlow, toolFlows } from './bench/flows';
+import { RangeFetcher, originDirect, sdkRangeFetcher } from './bench/measure';
+import { ForeignCpu, machineBusySec, owned, procStats, selfCpuSec, since, sleep } from './bench/procs';
+import { DIGITS, MEASURES, MEASURE_UNIT, MEMORY_CHECK, Measure, Row, Sample, emptySamples, medianOf, ratioTable, ratios, summaryTable, toolTable } from './bench/report';
+import { Session } from './bench/session';
+import { TOOL_NAMES, Tool, ToolName, cachalotTool, fuseAvailable, installedVersion, localDir, rcloneTool, s3fsTool } from './bench/tools';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -49,6 +53,7 @@ interface Options {
   timeLimitMin: number;
   waitQuietSec: number;
   measureTimeoutMs: number;
+  parts: Parts;
 }
 
 function parseOptions(): Options {
@@ -64,6 +69,7 @@ function parseOptions(): Options {
       'time-limit': { type: 'string', default: '20' },
       'wait-quiet': { type: 'string', default: '0' },
       'measure-timeout': { type: 'string', default: '180' },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -72,12 +78,16 @@ function parseOptions(): Options {
     process.stdout.write(
       'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
         '                        [--cold-origin] [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN]\n' +
-        '                        [--wait-quiet SEC] [--measure-timeout SEC]\n',
+        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm]\n' +
+        '  --only cold: only the cold measurements (origin direct, cold seq, small files, ls -l)\n' +
+        '  --only warm: only the cache ones (plain file, re-read, warm seq, warm small files, memory check),\n' +
+        '               with the cold seq and small-file reads that fill the caches\n',
     );
     process.exit(0);
   }
   const tools = values.tools!.split(',').map((t) => t.trim()).filter(Boolean);
   for (const t of tools) if (!TOOL_NAMES.includes(t as ToolName)) throw new Error(`--tools: unknown tool "${t}" (${TOOL_NAMES.join(', ')})`);
+  if (values.only !== undefined && values.only !== 'cold' && values.only !== 'warm') throw new Error('--only: expected cold or warm');
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected an integer from ${min} to ${max}`);
@@ -94,6 +104,7 @@ function parseOptions(): Options {
     timeLimitMin: int(values['time-limit']!, '--time-limit', 1, 120),
     waitQuietSec: int(values['wait-quiet']!, '--wait-quiet', 0, 3600),
     measureTimeoutMs: int(values['measure-timeout']!, '--measure-timeout', 5, 3600) * 1000,
+    parts: { cold: values.only !== 'warm', warm: values.only !== 'cold' },
   };
 }
 
@@ -221,77 +232,46 @@ async function main(): Promise<number> {
     if (name === 'cachalot') tools.push(cachalotTool(ctx, options.cachalotArgs, options.cpuProf));
     else if (versions.has(name)) tools.push((name === 'rclone' ? rcloneTool : s3fsTool)(ctx, versions.get(name)!));
   }
-  const rows: Row[] = tools.map((t) => ({ name: t.name, version: t.version, options: t.options, samples: { seq: [], small: [], ls: [] } }));
+  const { parts } = options;
+  const rows: Row[] = tools.map((t) => ({ name: t.name, version: t.version, options: t.options, samples: emptySamples() }));
   const originRuns = ORIGIN_CONFIGS.map((c) => ({ ...c, label: `${c.client}, ${c.rangeBytes / MiB} MiB x ${c.parallel}`, samples: [] as Sample[] }));
+  // The limits of this machine: the big object as a plain file next to the tools' cache directories.
+  const limits: Row = { name: 'plain file', version: '', options: '', samples: emptySamples() };
+  const plainDir = join(workDir, 'plain');
+  if (parts.warm) {
+    progress('writing the plain file');
+    writePlainCopy(plainDir, dataset);
+  }
+  const memoryTool = parts.warm && tools.some((t) => t.name === 'cachalot') ? cachalotTool(ctx, [...options.cachalotArgs, ...memoryArgs()], options.cpuProf) : undefined;
 
-  /**
-   * Cold state: page cache dropped, then read back in: the programs that run
-   * (node with node_modules and dist, the tool's binary and libraries) and,
-   * unless --cold-origin, the origin's own files for this measurement.
-   */
   const projectRoot = resolve(__dirname, '../..');
-  const makeCold = (warm: string, tool?: Tool) => {
-    const why = dropCaches();
-    if (why) notes.add(why);
-    for (const path of [process.execPath, join(projectRoot, 'node_modules'), join(projectRoot, 'dist'), ...(tool?.programFiles ?? [])]) {
-      try {
-        warmFiles(path);
-      } catch {
-        // A file that cannot be read only stays cold.
-      }
+  const session = new Session({
+    originDir,
+    originPid: server.pid,
+    programFiles: [process.execPath, join(projectRoot, 'node_modules'), join(projectRoot, 'dist')],
+    coldOrigin: options.coldOrigin,
+    measureTimeoutMs: options.measureTimeoutMs,
+    notes,
+  });
+  const flows = toolFlows(dataset, parts, options.measureTimeoutMs);
+  const record = (row: Row, results: Array<[Measure, Sample]>) => {
+    for (const [measure, sample] of results) {
+      row.samples[measure].push(sample);
+      const fig = sample.error ? `FAILED (${sample.error})` : `${sample.value!.toFixed(DIGITS[measure])} ${MEASURE_UNIT[measure]}`;
+      const cpu = sample.daemonCpuSec !== undefined ? `, daemon cpu ${sample.daemonCpuSec.toFixed(1)} s` : '';
+      const sent = sample.originSentBytes !== undefined ? `, origin sent ${(sample.originSentBytes / MiB).toFixed(1)} MiB` : '';
+      const rss = measure === 'mem4' && sample.peakRssMiB !== undefined ? `, peak RSS ${sample.peakRssMiB.toFixed(0)} MiB` : '';
+      progress(`  ${row.name} ${measure}: ${fig}${cpu}${sent}${rss}`);
     }
-    if (!options.coldOrigin) warmFiles(join(originDir, BUCKET, warm));
-  };
-
-  const warmDir: Record<Measure, string> = { seq: 'big', small: 'small', ls: dataset.listPrefix };
-  const run = (measure: Measure, mountpoint: string): Promise<{ value: number; seconds: number }> => {
-    switch (measure) {
-      case 'seq':
-        return seqRead(mountpoint, dataset).then((r) => ({ value: r.mbps, seconds: r.seconds }));
-      case 'small':
-        return smallFiles(mountpoint, dataset, 8).then((r) => ({ value: r.filesPerSec, seconds: r.seconds }));
-      case 'ls':
-        return lsLong(join(mountpoint, dataset.listPrefix), dataset.shape.listCount, options.measureTimeoutMs).then((r) => ({ value: r.seconds, seconds: r.seconds }));
-    }
-  };
-
-  const coldMeasure = async (tool: Tool, measure: Measure): Promise<Sample> => {
-    owned.assertOpen();
-    makeCold(warmDir[measure], tool);
-    const mountStart = process.hrtime.bigint();
-    const mounted = await tool.mount();
-    const sample: Sample = { mountSec: since(mountStart) };
-    const foreign = new ForeignCpu(() => [mounted.pid, server.pid]);
-    try {
-      foreign.begin();
-      const before = procStats(mounted.pid);
-      const originBefore = procStats(server.pid);
-      const { value, seconds } = await withTimeout(`${tool.name} ${measure}`, options.measureTimeoutMs, run(measure, mounted.mountpoint), async () => {
-        // Unblock readers stuck on the mount: end its daemon, detach the mount.
-        await endProcess(mounted.pid, 1000);
-        await unmountAny(mounted.mountpoint);
-      });
-      const after = procStats(mounted.pid);
-      const originAfter = procStats(server.pid);
-      Object.assign(sample, { value, seconds, peakRssMiB: after?.peakRssMiB });
-      if (before && after) sample.daemonCpuSec = after.cpuSec - before.cpuSec;
-      if (originBefore && originAfter) sample.originCpuSec = originAfter.cpuSec - originBefore.cpuSec;
-      sample.foreignCpuSec = foreign.end();
-    } catch (err) {
-      sample.error = (err as Error).message;
-    } finally {
-      await mounted.unmount();
-    }
-    return sample;
   };
 
   // One unrecorded pass, so that the origin-direct client's first round is not its JIT warm-up.
-  for (const fetch of Object.values(fetchers)) await originDirect(fetch, dataset, 8 * MiB, 8).catch(() => {});
+  if (parts.cold) for (const fetch of Object.values(fetchers)) await originDirect(fetch, dataset, 8 * MiB, 8).catch(() => {});
 
   for (let round = 0; round < options.rounds && !owned.closed; round++) {
-    progress(`round ${round + 1}/${options.rounds}: origin direct`);
-    makeCold(warmDir.seq);
-    for (const config of originRuns) {
+    progress(`round ${round + 1}/${options.rounds}`);
+    if (parts.cold) session.makeCold('big');
+    for (const config of parts.cold ? originRuns : []) {
       if (owned.closed) break;
       const originCpu0 = procStats(server.pid)?.cpuSec;
       const foreign = new ForeignCpu(() => [server.pid]);
@@ -306,35 +286,27 @@ async function main(): Promise<number> {
       config.samples.push(o);
       progress(`  origin direct ${config.label}: ${o.error ?? `${o.value!.toFixed(0)} MB/s`}`);
     }
+    if (parts.warm && !owned.closed) record(limits, await session.run(localDir(plainDir), plainFlow(dataset)));
     // Rotate the order each round so that drift over the run does not favour one tool.
     const order = tools.map((_, i) => tools[(i + round) % tools.length]);
     for (const tool of order) {
       const row = rows.find((r) => r.name === tool.name)!;
-      for (const measure of MEASURES) {
-        if (owned.closed) break;
-        let sample: Sample;
-        try {
-          sample = await coldMeasure(tool, measure);
-        } catch (err) {
-          sample = { error: `mount failed: ${(err as Error).message}` };
-        }
-        row.samples[measure].push(sample);
-        const unit = measure === 'seq' ? 'MB/s' : measure === 'small' ? 'files/s' : 's';
-        const fig = sample.error ? `FAILED (${sample.error})` : `${sample.value!.toFixed(measure === 'ls' ? 2 : 0)} ${unit}`;
-        progress(`  ${tool.name} ${measure}: ${fig}${sample.daemonCpuSec !== undefined ? `, daemon cpu ${sample.daemonCpuSec.toFixed(1)} s` : ''}`);
-      }
+      for (const flow of flows) if (!owned.closed) record(row, await session.run(tool, flow));
+      if (tool.name === 'cachalot' && memoryTool && !owned.closed) record(row, await session.run(memoryTool, memoryFlow(dataset)));
     }
   }
   const totalSec = since(startedAt);
   const best = originRuns.reduce((a, b) => ((medianOf(b.samples) ?? -1) > (medianOf(a.samples) ?? -1) ? b : a));
   const origin = best.samples;
-  const busiest = [...originRuns.flatMap((r) => r.samples), ...rows.flatMap((r) => MEASURES.flatMap((m) => r.samples[m]))]
+  const busiest = [...originRuns.flatMap((r) => r.samples), ...[limits, ...rows].flatMap((r) => MEASURES.flatMap((m) => r.samples[m]))]
     .map((s) => (s.foreignCpuSec ?? 0) / (s.seconds || Infinity))
     .reduce((a, b) => Math.max(a, b), 0);
   if (abortCode !== undefined) notes.add('the run was STOPPED before the end: the figures are partial');
   if (busiest > 0.1) {
     notes.add(`other processes ran during some measurements (up to ${(busiest * 100).toFixed(0)}% of a core; cells marked "other"): those figures are unreliable, rerun on a quiet machine`);
   }
+  const { bigBytes, smallCount, smallBytes } = FULL_SHAPE;
+  for (const n of cacheReuseNotes(rows, { warmSeq: bigBytes, warmSmall: smallCount * smallBytes })) notes.add(n);
 
   // The report (Markdown, so that docs/BENCHMARKS.md can take it as it is).
   say();
@@ -344,31 +316,50 @@ async function main(): Promise<number> {
   say(`- origin: s3rver 3.7.1 on 127.0.0.1 (one process), seeded once: 1 x ${FULL_SHAPE.bigBytes / MiB} MiB, ${FULL_SHAPE.smallCount} x ${FULL_SHAPE.smallBytes / 1024} KiB in one folder, ${FULL_SHAPE.listCount} small entries in one folder (seeding took ${seedSec.toFixed(0)} s)`);
   say(`- cold: before every measurement the page cache is dropped (sync; echo 3 > /proc/sys/vm/drop_caches), then the programs (node, node_modules, rclone, s3fs and their libraries) are read back in${options.coldOrigin ? '' : ", and so are the origin's own files for that measurement, so the origin is warm and the client is cold"}; every measurement on a fresh mount with a fresh cache directory`);
   say(`- seq: one reader, 1 MiB read(2) calls, open to close; small: 8 reader threads, whole files; ls: \`ls -l\` child process, spawn to exit; every byte read is checked`);
-  say(`- origin direct: the big object by parallel ranged GETs, with the aws-sdk v3 (keep-alive sockets) and with cachalot's own GET client (S3Store), client, range size x GETs in flight: ${originRuns.map((r) => r.label).join('; ')}; the best median (${best.label}) is the ceiling`);
+  if (parts.cold) {
+    say(`- origin direct: the big object by parallel ranged GETs, with the aws-sdk v3 (keep-alive sockets) and with cachalot's own GET client (S3Store), client, range size x GETs in flight: ${originRuns.map((r) => r.label).join('; ')}; the best median (${best.label}) is the ceiling`);
+  }
+  if (parts.warm) {
+    say(`- cache: after each cold read, re-read = the same file again at once on the same mount, nothing dropped; warm = unmount, drop the page cache (and read the programs and the origin's files back in, as for cold), mount again on the same cache directory, read again (seq: one reader; small: 8 readers); origin sent = bytes the origin process wrote to its sockets during the read (/proc/PID/io wchar), which shows whether a tool served the read from its cache`);
+    say(`- limits: the big object as a plain file on ${filesystemOf(plainDir)}, the filesystem of every tool's cache directory; cold (page cache dropped) and re-read at once, same reader`);
+    say(`- memory: cachalot with --ram-cache ${MEMORY_CHECK.ramCacheMiB}MiB, ${MEMORY_CHECK.readers} reader threads each reading the whole big file at once, cold; the daemon's peak RSS (VmHWM) against ${MEMORY_CHECK.ramCacheMiB} + ${MEMORY_CHECK.headroomMiB} MiB`);
+  }
   say(`- ${options.rounds} round(s), tool order rotated each round; figures are medians (min-max); MB/s is 10^6 bytes/s; total run ${(totalSec / 60).toFixed(1)} min`);
   for (const t of tools) say(`- ${t.version}: ${t.options}`);
   for (const n of notes) say(`- NOTE: ${n}`);
   say();
   say('### Figures');
   say();
-  say(summaryTable(origin, rows, `origin direct (${best.label})`));
+  say(summaryTable(rows, parts.cold ? { label: `origin direct (${best.label})`, samples: origin } : undefined));
   say();
+  if (parts.warm) {
+    say('### Cache');
+    say();
+    say(cacheTable(limits, rows));
+    say();
+    if (memoryTool) {
+      say(memoryTable(rows));
+      say();
+    }
+  }
   say('### Per tool, round by round');
   say();
-  say(originTable(originRuns));
-  say();
-  for (const row of rows) {
+  if (parts.cold) {
+    say(originTable(originRuns));
+    say();
+  }
+  for (const row of parts.warm ? [limits, ...rows] : rows) {
     say(toolTable(row));
     say();
   }
   say('### Ratios');
   say();
-  const list = ratios(origin, rows);
+  const list = [...(parts.cold ? ratios(origin, rows) : []), ...(parts.warm ? cacheRatios(limits, rows) : [])];
   say(ratioTable(list));
   say();
 
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, rows, ratios: list, totalSec }, null, 2) + '\n');
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, ratios: list, totalSec }, null, 2) + '\n');
     progress(`results written to ${options.json}`);
   }
   if (options.cpuProf) progress(`cachalot CPU profiles in ${options.cpuProf} (open in Chrome DevTools or speedscope)`);
@@ -377,6 +368,16 @@ async function main(): Promise<number> {
   if (abortCode !== undefined) return abortCode;
   const failed = originRuns.some((r) => r.samples.some((s) => s.error)) || (cachalotRow ? MEASURES.some((m) => cachalotRow.samples[m].some((s) => s.error)) : false);
   return failed ? 1 : 0;
+}
+
+/** "SOURCE (FSTYPE, mounted at TARGET)" of the filesystem that holds path. */
+function filesystemOf(path: string): string {
+  try {
+    const [source, fstype, target] = execFileSync('df', ['--output=source,fstype,target', path], { encoding: 'utf8' }).trim().split('\n')[1].trim().split(/\s+/);
+    return `${source} (${fstype}, mounted at ${target})`;
+  } catch {
+    return 'the filesystem of the work directory';
+  }
 }
 
 /**

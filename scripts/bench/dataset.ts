@@ -2,8 +2,8 @@
 // reader threads can check every byte they read), seeded into the origin once.
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export const BUCKET = 'bench';
 export const MiB = 2 ** 20;
@@ -71,6 +71,23 @@ export async function seedDataset(client: S3Client, dataset: Dataset): Promise<v
     while (next < jobs.length) await jobs[next++]();
   };
   await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/**
+ * Writes the big object as a plain local file at dir/bigKey, flushed to disk:
+ * what this machine's filesystem gives one reader, cold and from the page cache.
+ */
+export function writePlainCopy(dir: string, dataset: Dataset): void {
+  const path = join(dir, dataset.bigKey);
+  mkdirSync(dirname(path), { recursive: true });
+  const bytes = Buffer.from(dataset.big);
+  const fd = openSync(path, 'w');
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(64 * MiB, bytes.length - at));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -163,6 +163,21 @@ export function procStats(pid: number): ProcStats | undefined {
   }
 }
 
+/**
+ * Bytes a process has passed to read and write calls so far, files and sockets
+ * alike (/proc/PID/io rchar, wchar), or undefined when it is gone. For the
+ * origin, written bytes are what it sent: response bodies and headers.
+ */
+export function ioBytes(pid: number): { read: number; written: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    return { read: field('rchar'), written: field('wchar') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds spent by the whole machine so far (all CPUs, everything but idle and iowait). */
 export function machineBusySec(): number {
   try {

@@ -1,14 +1,38 @@
 // Turns the samples of one run into Markdown tables: absolute figures per
 // tool, then the ratios that the project's targets are stated in.
 
-export type Measure = 'seq' | 'small' | 'ls';
-export const MEASURES: Measure[] = ['seq', 'small', 'ls'];
+/** Cold measures (fresh mount, fresh cache), then the cache measures that follow them. */
+export type Measure = 'seq' | 'reread' | 'warmSeq' | 'small' | 'warmSmall' | 'ls' | 'mem4';
+export const COLD_MEASURES: Measure[] = ['seq', 'small', 'ls'];
+/** Every measure, in the order of the tables. */
+export const MEASURES: Measure[] = ['seq', 'reread', 'warmSeq', 'small', 'warmSmall', 'ls', 'mem4'];
+/** The reads after a remount on the same cache directory. */
+export const WARM_MEASURES: Measure[] = ['warmSeq', 'warmSmall'];
+
+/** The memory check: cachalot with a small RAM tier, several readers of the big file at once; its RSS bound is RAM tier + headroom. */
+export const MEMORY_CHECK = { readers: 4, ramCacheMiB: 256, headroomMiB: 200 };
 
 export const MEASURE_LABEL: Record<Measure, string> = {
   seq: 'cold seq read, MB/s',
+  reread: 're-read (page cache), MB/s',
+  warmSeq: 'warm seq (disk cache), MB/s',
   small: 'cold small files, files/s',
+  warmSmall: 'warm small files, files/s',
   ls: 'cold `ls -l`, s',
+  mem4: `${MEMORY_CHECK.readers} readers cold, --ram-cache ${MEMORY_CHECK.ramCacheMiB}MiB, MB/s`,
 };
+
+export const MEASURE_UNIT: Record<Measure, string> = {
+  seq: 'MB/s',
+  reread: 'MB/s',
+  warmSeq: 'MB/s',
+  small: 'files/s',
+  warmSmall: 'files/s',
+  ls: 's',
+  mem4: 'MB/s',
+};
+
+export const DIGITS: Record<Measure, number> = { seq: 0, reread: 0, warmSeq: 0, small: 0, warmSmall: 0, ls: 2, mem4: 0 };
 
 export interface Sample {
   /** MB/s (seq), files/s (small), seconds (ls). */
@@ -26,6 +50,10 @@ export interface Sample {
   seconds?: number;
   /** The daemon's VmHWM just before unmount, MiB. */
   peakRssMiB?: number;
+  /** Bytes the origin process wrote to its sockets during the measurement (/proc/PID/io wchar). */
+  originSentBytes?: number;
+  /** Bytes of S3 GETs during the measurement by the tool's own count (cachalot: `cachalot stats`). */
+  s3GetBytes?: number;
 }
 
 export interface Row {
@@ -33,6 +61,10 @@ export interface Row {
   version: string;
   options: string;
   samples: Record<Measure, Sample[]>;
+}
+
+export function emptySamples(): Record<Measure, Sample[]> {
+  return Object.fromEntries(MEASURES.map((m) => [m, []])) as unknown as Record<Measure, Sample[]>;
 }
 
 export function median(values: number[]): number | undefined {
@@ -54,7 +86,7 @@ export function fmt(value: number | undefined, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function spread(samples: Sample[], digits: number): string {
+export function spread(samples: Sample[], digits: number): string {
   const v = valuesOf(samples, (s) => s.value);
   const failed = samples.filter((s) => s.error).length;
   const m = median(v);
@@ -64,17 +96,15 @@ function spread(samples: Sample[], digits: number): string {
   return text;
 }
 
-const DIGITS: Record<Measure, number> = { seq: 0, small: 0, ls: 2 };
-
 export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** The summary: one row per tool, medians with (min-max) over rounds. */
-export function summaryTable(origin: Sample[], rows: Row[], originLabel: string): string {
+/** The summary: one row per tool, medians with (min-max) over rounds; first the origin read directly, when it was. */
+export function summaryTable(rows: Row[], origin?: { label: string; samples: Sample[] }): string {
   const body: string[][] = [
-    [originLabel, spread(origin, 0), '', '', '', '', ''],
+    ...(origin ? [[origin.label, spread(origin.samples, 0), '', '', '', '', '']] : []),
     ...rows.map((r) => {
       const all = [...r.samples.seq, ...r.samples.small, ...r.samples.ls];
       const rss = valuesOf(all, (s) => s.peakRssMiB);
@@ -97,20 +127,28 @@ export function summaryTable(origin: Sample[], rows: Row[], originLabel: string)
   );
 }
 
-/** Every sample of one tool, round by round. */
+export const mib = (bytes: number) => bytes / 2 ** 20;
+
+/** Every sample of one tool, round by round; only the measures it has samples of. */
 export function toolTable(row: Row): string {
-  const rounds = Math.max(...MEASURES.map((m) => row.samples[m].length));
-  const cell = (s: Sample | undefined, digits: number) => {
+  const measures = MEASURES.filter((m) => row.samples[m].length > 0);
+  const rounds = Math.max(...measures.map((m) => row.samples[m].length));
+  const cell = (s: Sample | undefined, m: Measure) => {
     if (!s) return '';
     if (s.error) return `failed: ${s.error.slice(0, 80)}`;
-    const cpu = s.daemonCpuSec !== undefined ? `, cpu ${fmt(s.daemonCpuSec, 1)} s` : '';
-    const origin = s.originCpuSec !== undefined ? `, origin cpu ${fmt(s.originCpuSec, 1)} s` : '';
-    const other = s.foreignCpuSec !== undefined && s.seconds && s.foreignCpuSec / s.seconds > 0.1 ? `, **other cpu ${fmt(s.foreignCpuSec, 1)} s**` : '';
-    return `${fmt(s.value, digits)}${cpu}${origin}${other}`;
+    const extras = [
+      s.daemonCpuSec !== undefined ? `cpu ${fmt(s.daemonCpuSec, 1)} s` : '',
+      s.originCpuSec !== undefined ? `origin cpu ${fmt(s.originCpuSec, 1)} s` : '',
+      WARM_MEASURES.includes(m) && s.originSentBytes !== undefined ? `origin sent ${fmt(mib(s.originSentBytes), 1)} MiB` : '',
+      s.s3GetBytes !== undefined ? `S3 GET ${fmt(mib(s.s3GetBytes), 1)} MiB (stats)` : '',
+      m === 'mem4' && s.peakRssMiB !== undefined ? `peak RSS ${fmt(s.peakRssMiB)} MiB` : '',
+      s.foreignCpuSec !== undefined && s.seconds && s.foreignCpuSec / s.seconds > 0.1 ? `**other cpu ${fmt(s.foreignCpuSec, 1)} s**` : '',
+    ];
+    return [fmt(s.value, DIGITS[m]), ...extras.filter(Boolean)].join(', ');
   };
-  const body = MEASURES.map((m) => [
+  const body = measures.map((m) => [
     MEASURE_LABEL[m],
-    ...Array.from({ length: rounds }, (_, i) => cell(row.samples[m][i], DIGITS[m])),
+    ...Array.from({ length: rounds }, (_, i) => cell(row.samples[m][i], m)),
     fmt(medianOf(row.samples[m]), DIGITS[m]),
   ]);
   return table([`${row.name}`, ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}`), 'median'], body);
@@ -119,71 +157,56 @@ export function toolTable(row: Row): string {
 export interface Ratio {
   name: string;
   value?: number;
+  /** Unit of value when it is not a ratio (shown as "N unit" instead of "Nx"). */
+  unit?: string;
   target: string;
   met?: boolean;
   detail: string;
 }
 
+/** A target: the value must be at least, or at most, the number. */
+export type Bound = ['>=' | '<=', number];
+
+export function meets(value: number | undefined, bound: Bound | undefined): boolean | undefined {
+  if (value === undefined || bound === undefined) return undefined;
+  return bound[0] === '>=' ? value >= bound[1] : value <= bound[1];
+}
+
+/** The ratio a / b of two medians, checked against a bound ('(none)' without one). */
+export function ratioOf(name: string, a: number | undefined, b: number | undefined, bound: Bound | undefined, unit: string, digits = 0): Ratio {
+  const value = a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+  return {
+    name,
+    value,
+    target: bound ? `${bound[0]} ${bound[1].toFixed(1)}x` : '(none)',
+    met: meets(value, bound),
+    detail: `${fmt(a, digits)} vs ${fmt(b, digits)} ${unit}`,
+  };
+}
+
+/** Median of a measure of the named tool. */
+export const medianFor = (rows: Row[], name: string, m: Measure) => medianOf(rows.find((r) => r.name === name)?.samples[m] ?? []);
+
 export function ratios(origin: Sample[], rows: Row[]): Ratio[] {
-  const get = (name: string) => rows.find((r) => r.name === name);
-  const cachalot = get('cachalot');
-  const out: Ratio[] = [];
-  if (!cachalot) return out;
-  const cSeq = medianOf(cachalot.samples.seq);
-  const cSmall = medianOf(cachalot.samples.small);
-  const cLs = medianOf(cachalot.samples.ls);
-  const others = rows.filter((r) => r.name !== 'cachalot');
+  if (!rows.some((r) => r.name === 'cachalot')) return [];
+  const c = (m: Measure) => medianFor(rows, 'cachalot', m);
   const best = (m: Measure, higherIsBetter: boolean) =>
-    others
+    rows
+      .filter((r) => r.name !== 'cachalot')
       .map((r) => ({ name: r.name, v: medianOf(r.samples[m]) }))
       .filter((x): x is { name: string; v: number } => x.v !== undefined)
       .sort((a, b) => (higherIsBetter ? b.v - a.v : a.v - b.v))[0];
-
+  const of = (b?: { name: string }) => (b ? ` (${b.name})` : '');
   const bestSeq = best('seq', true);
-  const div = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
-  const seqVsBest = div(cSeq, bestSeq?.v);
-  out.push({
-    name: `cachalot cold seq / best of rclone, s3fs${bestSeq ? ` (${bestSeq.name})` : ''}`,
-    value: seqVsBest,
-    target: '>= 1.0x',
-    met: seqVsBest === undefined ? undefined : seqVsBest >= 1.0,
-    detail: `${fmt(cSeq)} vs ${fmt(bestSeq?.v)} MB/s`,
-  });
-  const oSeq = medianOf(origin);
-  const seqVsOrigin = div(cSeq, oSeq);
-  out.push({
-    name: 'cachalot cold seq / origin direct',
-    value: seqVsOrigin,
-    target: '>= 0.9x',
-    met: seqVsOrigin === undefined ? undefined : seqVsOrigin >= 0.9,
-    detail: `${fmt(cSeq)} vs ${fmt(oSeq)} MB/s`,
-  });
-  const s3fsLs = medianOf(get('s3fs')?.samples.ls ?? []);
-  const lsVsS3fs = div(cLs, s3fsLs);
-  out.push({
-    name: 'cachalot `ls -l` time / s3fs `ls -l` time',
-    value: lsVsS3fs,
-    target: '<= 0.5x',
-    met: lsVsS3fs === undefined ? undefined : lsVsS3fs <= 0.5,
-    detail: `${fmt(cLs, 2)} vs ${fmt(s3fsLs, 2)} s`,
-  });
   const bestSmall = best('small', true);
-  const smallVsBest = div(cSmall, bestSmall?.v);
-  out.push({
-    name: `cachalot cold small files / best of rclone, s3fs${bestSmall ? ` (${bestSmall.name})` : ''}`,
-    value: smallVsBest,
-    target: '(none)',
-    detail: `${fmt(cSmall)} vs ${fmt(bestSmall?.v)} files/s`,
-  });
   const bestLs = best('ls', false);
-  const lsVsBest = div(cLs, bestLs?.v);
-  out.push({
-    name: `cachalot \`ls -l\` time / fastest of rclone, s3fs${bestLs ? ` (${bestLs.name})` : ''}`,
-    value: lsVsBest,
-    target: '(none)',
-    detail: `${fmt(cLs, 2)} vs ${fmt(bestLs?.v, 2)} s`,
-  });
-  return out;
+  return [
+    ratioOf(`cachalot cold seq / best of rclone, s3fs${of(bestSeq)}`, c('seq'), bestSeq?.v, ['>=', 1.0], 'MB/s'),
+    ratioOf('cachalot cold seq / origin direct', c('seq'), medianOf(origin), ['>=', 0.9], 'MB/s'),
+    ratioOf('cachalot `ls -l` time / s3fs `ls -l` time', c('ls'), medianFor(rows, 's3fs', 'ls'), ['<=', 0.5], 's', 2),
+    ratioOf(`cachalot cold small files / best of rclone, s3fs${of(bestSmall)}`, c('small'), bestSmall?.v, undefined, 'files/s'),
+    ratioOf(`cachalot \`ls -l\` time / fastest of rclone, s3fs${of(bestLs)}`, c('ls'), bestLs?.v, undefined, 's', 2),
+  ];
 }
 
 export function ratioTable(list: Ratio[]): string {
@@ -191,7 +214,7 @@ export function ratioTable(list: Ratio[]): string {
     ['ratio (medians)', 'value', 'target', 'verdict', 'figures'],
     list.map((r) => [
       r.name,
-      r.value === undefined ? 'n/a' : `${fmt(r.value, 2)}x`,
+      r.value === undefined ? 'n/a' : r.unit ? `${fmt(r.value)} ${r.unit}` : `${fmt(r.value, 2)}x`,
       r.target,
       r.met === undefined ? (r.target === '(none)' ? '' : 'n/a') : r.met ? 'met' : '**MISSED**',
       r.detail,

@@ -1,24 +1,36 @@
 // The filesystems under comparison, each mounted fresh (new mountpoint, new
-// cache directory) against the same origin, and torn down by PID and path.
+// cache directory) or again on the directories of an earlier mount (its cache
+// reused), against the same origin, and torn down by PID and path.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { isMounted, waitUntilAnswering } from '../../src/mount/mountpoint';
-import { mountBucket } from '../../tests/support/mount-fixture';
+import { runCli } from '../../tests/support/mount-fixture';
 import { BUCKET } from './dataset';
-import { alive, endProcess, owned, track, unmountAny, waitForExit } from './procs';
+import { endProcess, owned, track, unmountAny, waitForExit } from './procs';
 
 const exec = promisify(execFile);
 
 export type ToolName = 'cachalot' | 'rclone' | 's3fs';
 export const TOOL_NAMES: ToolName[] = ['cachalot', 'rclone', 's3fs'];
 
+/** A mount's directories, all under the run's work directory. */
+export interface MountDirs {
+  root: string;
+  mountpoint: string;
+  cacheDir: string;
+  logFile: string;
+}
+
 export interface MountedTool {
   mountpoint: string;
-  /** The FUSE daemon serving the mount. */
+  /** The FUSE daemon serving the mount (0: none, a local directory). */
   pid: number;
-  unmount(): Promise<void>;
+  /** Give them to Tool.mount again to mount on the same cache directory. */
+  dirs: MountDirs;
+  /** Unmounts and ends the daemon; removes the directories (cache included) unless keepCache. */
+  unmount(keepCache?: boolean): Promise<void>;
 }
 
 export interface Tool {
@@ -28,7 +40,10 @@ export interface Tool {
   options: string;
   /** Files of the program itself (binary, libraries, scripts), read back in after a page cache drop. */
   programFiles: string[];
-  mount(): Promise<MountedTool>;
+  /** Mounts on fresh directories, or on those of an earlier (unmounted) mount, whose cache it then finds. */
+  mount(dirs?: MountDirs): Promise<MountedTool>;
+  /** Bytes of S3 GETs so far by the tool's own count, when it has one (cachalot: `cachalot stats --json`). */
+  s3GetBytes?(mountpoint: string): Promise<number | undefined>;
 }
 
 export interface ToolContext {
@@ -47,7 +62,7 @@ function foreignEnv(): NodeJS.ProcessEnv {
 }
 
 let mountSeq = 0;
-function freshDirs(ctx: ToolContext, name: string): { root: string; mountpoint: string; cacheDir: string; logFile: string } {
+function freshDirs(ctx: ToolContext, name: string): MountDirs {
   const root = mkdtempSync(join(ctx.workDir, `${name}-${++mountSeq}-`));
   const mountpoint = join(root, 'mnt');
   const cacheDir = join(root, 'cache');
@@ -65,10 +80,19 @@ function logTail(file: string): string {
 }
 
 /**
+ * After a mount is gone: forget it, and remove its directories (cache
+ * included) unless keepCache; never while something is still mounted there.
+ */
+async function release(dirs: MountDirs, keepCache: boolean): Promise<void> {
+  owned.removeMount(dirs.mountpoint);
+  if (!keepCache && !(await isMounted(dirs.mountpoint).catch(() => true))) rmSync(dirs.root, { recursive: true, force: true });
+}
+
+/**
  * Starts a FUSE daemon in the foreground as our child (so its PID is known),
  * resolves once the mount answers; on any failure leaves nothing behind.
  */
-async function spawnFuseDaemon(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, dirs: ReturnType<typeof freshDirs>): Promise<MountedTool> {
+async function spawnFuseDaemon(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, dirs: MountDirs): Promise<MountedTool> {
   owned.assertOpen();
   const out = openSync(dirs.logFile, 'a');
   const child = spawn(command, args, { env, stdio: ['ignore', out, out] });
@@ -76,12 +100,11 @@ async function spawnFuseDaemon(label: string, command: string, args: string[], e
   track(child);
   owned.addMount(dirs.mountpoint);
   const pid = child.pid!;
-  const teardown = async () => {
+  const teardown = async (keepCache = false) => {
     await exec('fusermount', ['-u', dirs.mountpoint], { timeout: 20_000 }).catch(() => {});
     if (!(await waitForExit(pid, 15_000))) await endProcess(pid);
     await unmountAny(dirs.mountpoint);
-    owned.removeMount(dirs.mountpoint);
-    rmSync(dirs.root, { recursive: true, force: true });
+    await release(dirs, keepCache);
   };
   let onExit: () => void = () => {};
   const exited = new Promise<never>((_, reject) => {
@@ -97,7 +120,30 @@ async function spawnFuseDaemon(label: string, command: string, args: string[], e
     child.off('exit', onExit);
     exited.catch(() => {});
   }
-  return { mountpoint: dirs.mountpoint, pid, unmount: teardown };
+  return { mountpoint: dirs.mountpoint, pid, dirs, unmount: teardown };
+}
+
+/** `cachalot mount` as a user runs it (the daemon goes to the background); resolves once the mount answers. */
+async function cachalotBackground(env: NodeJS.ProcessEnv, args: string[], dirs: MountDirs): Promise<MountedTool> {
+  owned.assertOpen();
+  owned.addMount(dirs.mountpoint);
+  const result = await runCli(['mount', `s3://${BUCKET}`, dirs.mountpoint, '--cache-dir', dirs.cacheDir, '--log-level', 'warn', ...args], env);
+  const pid = Number(/\(pid (\d+)/.exec(result.stdout)?.[1] ?? 0);
+  owned.addPid(pid);
+  const teardown = async (keepCache = false) => {
+    await runCli(['unmount', dirs.mountpoint], env);
+    if (!(await waitForExit(pid, 10_000))) await endProcess(pid);
+    await unmountAny(dirs.mountpoint);
+    owned.removePid(pid);
+    await release(dirs, keepCache);
+  };
+  if (result.code !== 0 || !pid) {
+    await teardown();
+    throw new Error(`cachalot mount failed (${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  }
+  // Stopped while the mount command ran: what was just registered is torn down by the final cleanup.
+  owned.assertOpen();
+  return { mountpoint: dirs.mountpoint, pid, dirs, unmount: teardown };
 }
 
 export function cachalotTool(ctx: ToolContext, extraArgs: string[], cpuProfileDir?: string): Tool {
@@ -121,51 +167,46 @@ export function cachalotTool(ctx: ToolContext, extraArgs: string[], cpuProfileDi
     options,
     // node, node_modules and dist are warmed for every measurement anyway (the origin and the bench run on them).
     programFiles: [],
-    mount: async () => {
-      if (cpuProfileDir) {
-        // Foreground daemon under the V8 profiler; it writes its profile when it exits after the unmount.
-        const dirs = freshDirs(ctx, 'cachalot');
-        const main = resolve(__dirname, '../../daemon/cli-main.js');
-        const args = ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, main, 'mount', `s3://${BUCKET}`, dirs.mountpoint, '--cache-dir', dirs.cacheDir, '--log-level', 'warn', ...extraArgs, '--foreground'];
-        return spawnFuseDaemon('cachalot', process.execPath, args, ctx.cachalotEnv, dirs);
+    mount: (reuse) => {
+      const dirs = reuse ?? freshDirs(ctx, 'cachalot');
+      if (!cpuProfileDir) return cachalotBackground(ctx.cachalotEnv, extraArgs, dirs);
+      // Foreground daemon under the V8 profiler; it writes its profile when it exits after the unmount.
+      const main = resolve(__dirname, '../../daemon/cli-main.js');
+      const args = ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, main, 'mount', `s3://${BUCKET}`, dirs.mountpoint, '--cache-dir', dirs.cacheDir, '--log-level', 'warn', ...extraArgs, '--foreground'];
+      return spawnFuseDaemon('cachalot', process.execPath, args, ctx.cachalotEnv, dirs);
+    },
+    s3GetBytes: async (mountpoint) => {
+      const result = await runCli(['stats', mountpoint, '--json'], ctx.cachalotEnv, 20_000);
+      try {
+        const bytes = (JSON.parse(result.stdout) as { s3?: { getBytes?: unknown } }).s3?.getBytes;
+        return typeof bytes === 'number' ? bytes : undefined;
+      } catch {
+        return undefined;
       }
-      owned.assertOpen();
-      const m = await mountBucket(`s3://${BUCKET}`, ctx.cachalotEnv, extraArgs);
-      owned.addMount(m.mountpoint);
-      owned.addPid(m.pid);
-      // The fixture removes its directory on unmount; after an interrupted run, do it here (once nothing is mounted there).
-      const root = dirname(m.mountpoint);
-      owned.onFinal(async () => {
-        if (!(await isMounted(m.mountpoint).catch(() => true))) rmSync(root, { recursive: true, force: true });
-      });
-      // Stopped while the mount command ran: what was just registered is torn down by the final cleanup.
-      owned.assertOpen();
-      return {
-        mountpoint: m.mountpoint,
-        pid: m.pid,
-        unmount: async () => {
-          await m.unmount();
-          if (alive(m.pid)) await endProcess(m.pid);
-          await unmountAny(m.mountpoint);
-          owned.removeMount(m.mountpoint);
-          owned.removePid(m.pid);
-        },
-      };
     },
   };
+}
+
+/** What a measurement mounts: a tool, or a local directory. */
+export type Mountable = Pick<Tool, 'programFiles' | 'mount' | 's3GetBytes'> & { name: string };
+
+/** A local directory read as if it were a mount: the limits of this machine, with no daemon. */
+export function localDir(dir: string): Mountable {
+  const dirs: MountDirs = { root: dir, mountpoint: dir, cacheDir: dir, logFile: '' };
+  return { name: 'plain file', programFiles: [], mount: async () => ({ mountpoint: dir, pid: 0, dirs, unmount: async () => {} }) };
 }
 
 export function rcloneTool(ctx: ToolContext, version: string): Tool {
   const configFile = join(ctx.workDir, 'rclone.conf');
   writeFileSync(configFile, '', { mode: 0o600 });
-  const options = '--vfs-cache-mode full, fresh --cache-dir; other flags default';
+  const options = '--vfs-cache-mode full, fresh --cache-dir (the same one again for the warm reads); other flags default';
   return {
     name: 'rclone',
     version,
     options,
     programFiles: programFiles('rclone'),
-    mount: () => {
-      const dirs = freshDirs(ctx, 'rclone');
+    mount: (reuse) => {
+      const dirs = reuse ?? freshDirs(ctx, 'rclone');
       const args = [
         'mount', `:s3:${BUCKET}`, dirs.mountpoint,
         '--config', configFile,
@@ -188,14 +229,14 @@ export function rcloneTool(ctx: ToolContext, version: string): Tool {
 export function s3fsTool(ctx: ToolContext, version: string): Tool {
   const passwd = join(ctx.workDir, 's3fs.passwd');
   writeFileSync(passwd, 'S3RVER:S3RVER\n', { mode: 0o600 });
-  const options = '-o use_cache=DIR (fresh), use_path_request_style; other options default';
+  const options = '-o use_cache=DIR (fresh; the same one again for the warm reads), use_path_request_style; other options default';
   return {
     name: 's3fs',
     version,
     options,
     programFiles: programFiles('s3fs'),
-    mount: () => {
-      const dirs = freshDirs(ctx, 's3fs');
+    mount: (reuse) => {
+      const dirs = reuse ?? freshDirs(ctx, 's3fs');
       const args = [
         BUCKET, dirs.mountpoint, '-f',
         '-o', `url=${ctx.endpoint}`,

@@ -21,7 +21,11 @@ export class CacheDirLock {
         await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
         return new CacheDirLock(file);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          // Created but not written (a full disk): an empty lock would stay behind.
+          await rm(file, { force: true }).catch(() => undefined);
+          throw err;
+        }
       }
       const holder = await readHolder(file);
       if (holder !== undefined && isAlive(holder)) {

@@ -5,6 +5,8 @@ import { open, RootDatabase } from 'lmdb';
 
 /** What the index knows of one block file. */
 export interface DiskEntry {
+  /** The block's key (blockKey): the index itself is keyed by its SHA-1. */
+  key?: string;
   /** Relative to the cache dir. */
   file: string;
   length: number;
@@ -26,8 +28,17 @@ const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, 
 
 /** Where a block's file lives, relative to the cache dir; 256 folders keep each one small. */
 export function blockFile(key: string): string {
-  const hash = createHash('sha1').update(key).digest('hex');
+  const hash = keyHash(key);
   return join('blocks', hash.slice(0, 2), hash);
+}
+
+/**
+ * The LMDB key of a block: its key's SHA-1 in hex. Block keys themselves do
+ * not fit: they hold NUL separators, which lmdb's key encoding reads back as
+ * arrays, and an object key alone may be 1,024 bytes, past LMDB's 511.
+ */
+function keyHash(key: string): string {
+  return createHash('sha1').update(key).digest('hex');
 }
 
 /**
@@ -45,15 +56,16 @@ export class DiskIndex {
   }
 
   get(key: string): DiskEntry | undefined {
-    return this.db.get(key);
+    const entry = this.db.get(keyHash(key));
+    return entry?.key === key ? entry : undefined;
   }
 
   async put(key: string, entry: DiskEntry): Promise<void> {
-    await this.db.put(key, entry);
+    await this.db.put(keyHash(key), { ...entry, key });
   }
 
   async remove(key: string): Promise<void> {
-    await this.db.remove(key);
+    await this.db.remove(keyHash(key));
   }
 
   /**
@@ -71,13 +83,15 @@ export class DiskIndex {
     }
     const entries: Reconciled['entries'] = [];
     const removals: Promise<void>[] = [];
-    for (const { key, value } of this.db.getRange()) {
-      const intact = value.file === blockFile(key) && present.has(value.file) && statSync(join(dir, value.file)).size === value.length;
+    for (const { key: hash, value } of this.db.getRange()) {
+      const key = value.key;
+      const intact =
+        key !== undefined && keyHash(key) === hash && value.file === blockFile(key) && present.has(value.file) && statSync(join(dir, value.file)).size === value.length;
       if (intact) {
         entries.push([key, value]);
         present.delete(value.file);
       } else {
-        removals.push(this.remove(key));
+        removals.push(this.db.remove(hash).then(() => undefined));
       }
     }
     for (const orphan of present) rmSync(join(dir, orphan), { recursive: true, force: true });

@@ -33,7 +33,12 @@ export interface DiskTierOptions {
 type Settings = Required<DiskTierOptions>;
 
 /** A failing disk fails every block: one log line per this interval is enough. */
-const ACCESS_PRECISION_MS = 60_000;
+/**
+ * Access times order eviction after a restart. They are written in one batch
+ * this often and at close, not as one index commit per hit; a kill -9 loses
+ * at most this much of the order, never a block.
+ */
+const ACCESS_FLUSH_MS = 30_000;
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
@@ -56,6 +61,9 @@ export class DiskTier implements BlockCache {
   private readonly deleting = new Map<string, Promise<void>>();
   private tmpSeq = 0;
   private closed = false;
+  /** Hits since the last flush of access times to the index. */
+  private readonly accessed = new Map<string, number>();
+  private readonly accessFlush = setInterval(() => this.flushAccess(), ACCESS_FLUSH_MS).unref();
   private lastErrorLog = -Infinity;
   private suppressedErrors = 0;
 
@@ -118,12 +126,7 @@ export class DiskTier implements BlockCache {
     block.crc32c = entry.crc32c;
     this.policy.touch(key);
     this.hits++;
-    // The access time orders eviction after a restart; a minute's precision
-    // is plenty and spares the index a commit per hit.
-    const now = Date.now();
-    if (!this.closed && now - entry.lastAccess > ACCESS_PRECISION_MS) {
-      this.index.put(key, { ...entry, lastAccess: now }).catch((err) => this.failed(err));
-    }
+    this.accessed.set(key, Date.now());
     return block;
   }
 
@@ -172,10 +175,23 @@ export class DiskTier implements BlockCache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.accessFlush);
     await Promise.all(this.writes);
+    await this.flushAccess();
     await Promise.all(this.deleting.values());
     await this.index.close();
     await this.lock.release();
+  }
+
+  private async flushAccess(): Promise<void> {
+    const batch = [...this.accessed];
+    this.accessed.clear();
+    await Promise.all(
+      batch.map(([key, lastAccess]) => {
+        const entry = this.index.get(key);
+        return entry ? this.index.put(key, { ...entry, lastAccess }).catch((err) => this.failed(err)) : undefined;
+      }),
+    );
   }
 
   private async recover(tmpFiles: number): Promise<void> {

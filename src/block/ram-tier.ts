@@ -159,7 +159,7 @@ export class RamTier implements BlockCache {
  * memory of their own length instead.
  */
 function keepable(block: BlockBuffer): BlockBuffer {
-  if (2 * block.bytes.length >= block.bytes.buffer.byteLength) return block.retain();
+  if (2 * block.bytes.length >= block.memoryBytes) return block.retain();
   const copy = BlockBuffer.wrap(Buffer.allocUnsafeSlow(block.bytes.length));
   block.bytes.copy(copy.bytes);
   copy.crc32c = block.crc32c;

@@ -121,6 +121,9 @@ export async function runForeground(config: MountConfig, log: Logger): Promise<v
     process.exit(1);
   }
   reportReadiness({ ready: true });
+  // A library's stray rejection (lmdb failing a commit on a full disk) must
+  // not end a daemon whose mount other processes depend on: log it, serve on.
+  process.on('unhandledRejection', (err) => log.error({ err: oneLine(err) }, 'unhandled rejection'));
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     session.stop().catch((err) => log.error({ err: oneLine(err) }, 'unmount failed'));

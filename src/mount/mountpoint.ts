@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CachalotError } from '../errors';
@@ -36,6 +36,9 @@ export async function prepareMountpoint(path: string): Promise<{ replacedStale: 
   let replacedStale = false;
   try {
     await stat(path);
+    // The kernel may answer stat of a dead FUSE mount from its attribute
+    // cache; statfs always asks the daemon, so a dead one says ENOTCONN.
+    if (await isMounted(path)) await statfs(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOTCONN' || code === 'ECONNABORTED') {

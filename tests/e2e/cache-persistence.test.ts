@@ -1,0 +1,307 @@
+// The block cache's disk tier across daemons: a cached dataset is re-read
+// without S3 after the page cache is dropped and after a restart on the same
+// --cache-dir; a corrupt block file is never served (its block alone is
+// fetched again); a daemon killed with SIGKILL while it writes blocks leaves a
+// cache dir from which the next daemon serves only right bytes, every block
+// file listed.
+//
+// The last two tests keep two bugs fixed: block keys of 64+ characters broke
+// the disk index, and a stale mount cached by the kernel was not replaced.
+//
+// S3 traffic is read from `cachalot stats MOUNTPOINT --json` (s3.getRequests,
+// s3.getBytes: counts since that daemon started). Every daemon is ended by
+// its PID and every mount undone in after(), also when a test failed.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
+import { KiB, MiB, assertSameBytes, hash32, mountTable, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
+import { waitForExit } from '../support/mount-fixture';
+import {
+  CacheDaemons,
+  StatsJson,
+  blockCount,
+  blockFiles,
+  dropPageCache,
+  readAllAndCompare,
+  statsOf,
+  tierOf,
+} from '../support/cache-fixture';
+
+const BUCKET = 'cpt';
+const LONG_BUCKET = 'cache-persistence-long-names';
+const LONG_KEY = 'datasets/imagenet/train/shard-000000.tar';
+const LONG_OBJECT = patternBytes(2 * MiB + 17, hash32(LONG_KEY));
+const BLOCK = MiB;
+const ARGS = ['--block-size', '1MiB'];
+
+function dataset(prefix: string, sizes: number[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  sizes.forEach((size, i) => {
+    const key = `${prefix}/file-${i}.bin`;
+    out.set(key, patternBytes(size, hash32(key)));
+  });
+  return out;
+}
+
+// Several multi-block files and some small ones.
+const REREAD = dataset('reread', [5 * MiB + 3, 3 * MiB, 8 * MiB - 7, 2 * MiB + 1, 100, 4 * KiB, 50 * KiB + 1, 1]);
+const REREAD_BLOCKS = blockCount(REREAD, BLOCK);
+const VICTIM_KEY = 'corrupt/victim.bin';
+const VICTIM = patternBytes(6 * MiB + 123, hash32(VICTIM_KEY));
+// 80 blocks of 1 MiB.
+const CRASH = dataset('crash', [20 * MiB, 20 * MiB, 20 * MiB, 20 * MiB]);
+const CRASH_BLOCKS = blockCount(CRASH, BLOCK);
+
+let s3: S3Fixture;
+let work: string;
+let daemons: CacheDaemons;
+let longDaemons: CacheDaemons;
+let cannotDrop: string | undefined;
+
+before(async () => {
+  s3 = await startS3Fixture([BUCKET, LONG_BUCKET]);
+  await putObjects(s3, BUCKET, [...REREAD, [VICTIM_KEY, VICTIM], ...CRASH]);
+  await putObjects(s3, LONG_BUCKET, [[LONG_KEY, LONG_OBJECT]]);
+  work = mkdtempSync(join(tmpdir(), 'cachalot-cache-persist-'));
+  daemons = new CacheDaemons(s3.env, `s3://${BUCKET}`);
+  longDaemons = new CacheDaemons(s3.env, `s3://${LONG_BUCKET}`);
+  cannotDrop = dropPageCache();
+});
+
+after(async () => {
+  await daemons?.cleanup();
+  await longDaemons?.cleanup();
+  await s3?.stop();
+  // Never recurse into a mount that is somehow still there.
+  if (work && !mountTable().some((m) => m.target.startsWith(work))) rmSync(work, { recursive: true, force: true });
+});
+
+/** A fresh mountpoint and cache dir of the test's own. */
+function place(name: string): { mp: string; cacheDir: string } {
+  const mp = join(work, `${name}-mnt`);
+  mkdirSync(mp);
+  return { mp, cacheDir: join(work, `${name}-cache`) };
+}
+
+const total = (objects: Map<string, Buffer>) => [...objects.values()].reduce((sum, b) => sum + b.length, 0);
+
+/** Waits until the disk tier lists `blocks` blocks (its writes run behind the reads); returns the last stats. */
+async function diskHolds(mp: string, blocks: number): Promise<StatsJson> {
+  let last: StatsJson | undefined;
+  await waitFor(async () => {
+    last = await statsOf(mp, s3.env);
+    return tierOf(last, 'disk').blocks === blocks;
+  }, 15_000, 100);
+  return last!;
+}
+
+/**
+ * Waits until the disk tier's writes are done: its block count holds still
+ * across two looks and equals the files under blocks/. Returns the last stats.
+ */
+async function diskSettled(mp: string, cacheDir: string): Promise<StatsJson> {
+  let last: StatsJson | undefined;
+  let previous = -1;
+  const settled = await waitFor(async () => {
+    last = await statsOf(mp, s3.env);
+    const blocks = tierOf(last, 'disk').blocks;
+    const still = blocks === previous && blocks === blockFiles(cacheDir).length;
+    previous = blocks;
+    return still;
+  }, 15_000, 200);
+  assert.ok(settled, `the disk tier settles: ${previous} blocks, ${blockFiles(cacheDir).length} files under blocks/`);
+  return last!;
+}
+
+describe('disk tier persistence', () => {
+  test('a cached dataset is re-read with 0 S3 GETs after drop_caches, and again after a restart on the same cache dir', async (t) => {
+    if (cannotDrop) return t.skip(cannotDrop);
+    const { mp, cacheDir } = place('reread');
+    const bytes = total(REREAD);
+
+    const first = await daemons.mount(mp, cacheDir, ARGS);
+    await readAllAndCompare(mp, REREAD, 'cold read');
+    const cold = await diskHolds(mp, REREAD_BLOCKS);
+    assert.ok(cold.s3.getRequests >= REREAD_BLOCKS, `the cold read fetched every block (${cold.s3.getRequests} GETs for ${REREAD_BLOCKS} blocks)`);
+    assert.ok(cold.s3.getBytes >= bytes, `the cold read fetched every byte (${cold.s3.getBytes} of ${bytes})`);
+    assert.equal(tierOf(cold, 'disk').blocks, REREAD_BLOCKS, 'every block was written to the disk tier');
+
+    assert.equal(dropPageCache(), undefined);
+    await readAllAndCompare(mp, REREAD, 're-read after drop_caches');
+    const warm = await statsOf(mp, s3.env);
+    assert.ok(warm.reads.bytes - cold.reads.bytes >= bytes, `the re-read reached the daemon (${warm.reads.bytes - cold.reads.bytes} bytes of ${bytes})`);
+    assert.equal(warm.s3.getRequests - cold.s3.getRequests, 0, 'no S3 GET for the re-read');
+    assert.ok(tierOf(warm, 'ram').hits - tierOf(cold, 'ram').hits >= REREAD_BLOCKS, 'the RAM tier answered every block');
+    await daemons.unmount(first);
+
+    // A new daemon on the same cache dir: its RAM tier is empty, the disk tier holds everything.
+    await daemons.mount(mp, cacheDir, ARGS);
+    await readAllAndCompare(mp, REREAD, 'read after restart');
+    const restarted = await statsOf(mp, s3.env);
+    const disk = tierOf(restarted, 'disk');
+    t.diagnostic(`after restart: ${restarted.s3.getRequests} GETs; disk tier ${JSON.stringify(disk)}`);
+    assert.ok(restarted.reads.bytes >= bytes, 'the reads reached the new daemon');
+    assert.equal(restarted.s3.getRequests, 0, 'no S3 GET after a restart on the same cache dir');
+    assert.equal(restarted.s3.getBytes, 0);
+    assert.ok(disk.hits >= REREAD_BLOCKS, `the disk tier answered every block (${disk.hits} hits for ${REREAD_BLOCKS} blocks)`);
+    assert.equal(disk.blocks, REREAD_BLOCKS, 'the disk tier kept every block across the restart');
+    assert.equal(disk.errors, 0);
+  });
+
+  test('a corrupt block file is never served: only that block is fetched again, and the tier counts one error', async (t) => {
+    const { mp, cacheDir } = place('corrupt');
+    const only = new Map([[VICTIM_KEY, VICTIM]]);
+    const blocks = Math.ceil(VICTIM.length / BLOCK);
+
+    const first = await daemons.mount(mp, cacheDir, ARGS);
+    await readAllAndCompare(mp, only, 'cold read');
+    assert.equal(tierOf(await diskHolds(mp, blocks), 'disk').blocks, blocks, 'every block was written to the disk tier');
+    await daemons.stop(first);
+
+    // Which block each file holds, by content: flip a byte in the middle of block 3's file.
+    const files = blockFiles(cacheDir);
+    assert.equal(files.length, blocks, `one file per block under blocks/: ${files.join(', ')}`);
+    const blockOf = (content: Buffer) => {
+      for (let i = 0; i < blocks; i++) if (content.equals(VICTIM.subarray(i * BLOCK, (i + 1) * BLOCK))) return i;
+      return -1;
+    };
+    const target = files.find((f) => blockOf(readFileSync(join(cacheDir, f))) === 3);
+    assert.ok(target, 'a block file holds block 3 verbatim');
+    const path = join(cacheDir, target);
+    const content = readFileSync(path);
+    const at = Math.floor(content.length / 2);
+    content[at] ^= 0xff;
+    writeFileSync(path, content);
+    t.diagnostic(`flipped byte ${at} of ${target} (block 3, ${content.length} bytes)`);
+
+    await daemons.mount(mp, cacheDir, ARGS);
+    await readAllAndCompare(mp, only, 'read with a corrupt block file');
+    const stats = await statsOf(mp, s3.env);
+    const disk = tierOf(stats, 'disk');
+    t.diagnostic(`after the read: ${stats.s3.getRequests} GETs, ${stats.s3.getBytes} bytes; disk tier ${JSON.stringify(disk)}`);
+    assert.equal(stats.s3.getRequests, 1, 'exactly one S3 GET: the corrupt block');
+    assert.equal(stats.s3.getBytes, content.length, 'the GET brought that block alone');
+    assert.equal(disk.errors, 1, "the disk tier's errors count is 1");
+    assert.ok(disk.hits >= blocks - 1, `the other ${blocks - 1} blocks came from disk (${disk.hits} hits)`);
+
+    // The block fetched again replaces the bad file.
+    await diskHolds(mp, blocks);
+    const repaired = await waitFor(() => {
+      try {
+        return readFileSync(path).equals(VICTIM.subarray(3 * BLOCK, 4 * BLOCK));
+      } catch {
+        return false;
+      }
+    }, 10_000);
+    assert.ok(repaired, 'the corrupt file was rewritten with the right bytes');
+  });
+
+  test('kill -9 while blocks are being written: the next daemon on the cache dir serves right bytes and lists every block file', async (t) => {
+    if (cannotDrop) return t.skip(cannotDrop);
+    const { mp, cacheDir } = place('crash');
+
+    const victim = await daemons.mount(mp, cacheDir, ARGS);
+    let settled = 0;
+    const reads = [...CRASH].map(([key, expected]) =>
+      readFile(join(mp, key)).then(
+        (actual) => {
+          settled++;
+          // A read that finished before the kill must be right too.
+          assertSameBytes(actual, expected, `read before the kill: ${key}`);
+          return 'complete';
+        },
+        (err: NodeJS.ErrnoException) => {
+          settled++;
+          return err.code ?? String(err);
+        },
+      ),
+    );
+    // Kill once the daemon has begun writing block files, while the reads are still going.
+    await waitFor(() => blockFiles(cacheDir).length >= 6 || settled === reads.length, 30_000, 2);
+    process.kill(victim.pid, 'SIGKILL');
+    const inFlight = reads.length - settled;
+    const filesAtKill = blockFiles(cacheDir).length;
+    assert.ok(await waitForExit(victim.pid, 10_000), 'the daemon is gone');
+    const outcomes = await Promise.all(reads);
+    const leftInTmp = readdirSync(join(cacheDir, 'tmp')).length;
+    t.diagnostic(`SIGKILL with ${filesAtKill} block files written, ${leftInTmp} in tmp/, ${inFlight} of ${reads.length} reads in flight: ${outcomes.join(', ')}`);
+    assert.ok(inFlight > 0, 'the daemon was killed while reads were in flight');
+    assert.ok(filesAtKill < CRASH_BLOCKS, 'the daemon was killed before every block was written');
+
+    // The same mountpoint (stale now) and the same cache dir: the mount replaces the stale one.
+    const second = await daemons.mount(mp, cacheDir, ARGS);
+    assert.equal(mountTable().filter((m) => m.target === mp).length, 1, 'one mount at the mountpoint');
+    await readAllAndCompare(mp, CRASH, 'read after kill -9');
+    // Every block file is one the index lists: once its writes are done, the
+    // tier's count and the files agree. (The tier may skip a block when 16
+    // writes are in flight, by design, so not every block need be there.)
+    const onDisk = await diskSettled(mp, cacheDir);
+    let disk = tierOf(onDisk, 'disk');
+    const files = blockFiles(cacheDir).length;
+    t.diagnostic(`second daemon: ${onDisk.s3.getRequests} GETs; disk tier ${JSON.stringify(disk)}; ${files} block files`);
+    assert.equal(disk.blocks, files, `disk tier blocks (${disk.blocks}) equal the files under blocks/ (${files})`);
+    assert.ok(disk.blocks >= CRASH_BLOCKS / 2, `most blocks reached the disk tier (${disk.blocks} of ${CRASH_BLOCKS})`);
+    assert.equal(disk.errors, 0, 'no corrupt block was found');
+    const kept = disk.blocks;
+
+    assert.equal(dropPageCache(), undefined);
+    const ahead = await statsOf(mp, s3.env);
+    await readAllAndCompare(mp, CRASH, 're-read after drop_caches');
+    const behind = await statsOf(mp, s3.env);
+    assert.ok(behind.reads.bytes - ahead.reads.bytes >= total(CRASH), 'the re-read reached the daemon');
+    assert.equal(behind.s3.getRequests - ahead.s3.getRequests, 0, 'no S3 GET for the re-read');
+    await daemons.stop(second);
+
+    // A third daemon serves every block the disk tier kept from disk, and fetches only the others.
+    assert.equal(readdirSync(join(cacheDir, 'tmp')).length, 0, 'a clean unmount leaves tmp/ empty');
+    await daemons.mount(mp, cacheDir, ARGS);
+    const recovered = tierOf(await statsOf(mp, s3.env), 'disk');
+    assert.equal(recovered.blocks, kept, 'the new daemon lists every block the last one kept');
+    await readAllAndCompare(mp, CRASH, 'read by a third daemon');
+    const third = await statsOf(mp, s3.env);
+    disk = tierOf(third, 'disk');
+    t.diagnostic(`third daemon: ${third.s3.getRequests} GETs; disk tier ${JSON.stringify(disk)}; ${blockFiles(cacheDir).length} block files`);
+    assert.equal(third.s3.getRequests, CRASH_BLOCKS - kept, `S3 GETs only for the ${CRASH_BLOCKS - kept} blocks not on disk`);
+    assert.ok(disk.hits >= kept, `every kept block came from disk (${disk.hits} hits)`);
+    assert.equal(disk.errors, 0);
+  });
+
+  test(
+    'a restart on a cache dir whose block keys are 64+ characters long serves from the disk tier',
+    async (t) => {
+      const { mp, cacheDir } = place('long-keys');
+      const only = new Map([[LONG_KEY, LONG_OBJECT]]);
+      t.diagnostic(`block key length: ${LONG_BUCKET.length + LONG_KEY.length + 34 + 3 + 1} characters`);
+      const first = await longDaemons.mount(mp, cacheDir, ARGS);
+      await readAllAndCompare(mp, only, 'cold read');
+      await waitFor(async () => tierOf(await statsOf(mp, s3.env), 'disk').blocks === 3, 15_000, 100);
+      await longDaemons.stop(first);
+      await longDaemons.mount(mp, cacheDir, ARGS);
+      await readAllAndCompare(mp, only, 'read after restart');
+      const stats = await statsOf(mp, s3.env);
+      assert.equal(stats.s3.getRequests, 0, 'no S3 GET after a restart on the same cache dir');
+      assert.equal(tierOf(stats, 'disk').blocks, 3);
+    },
+  );
+
+  test(
+    'after kill -9 of a background daemon, mount on the same mountpoint replaces the stale mount',
+    async () => {
+      const { mp, cacheDir } = place('stale');
+      const one = new Map([...REREAD].slice(0, 1));
+      const victim = await daemons.mount(mp, cacheDir, ARGS);
+      // A reader opens files below the root; nothing lists the root itself.
+      await readAllAndCompare(mp, one, 'read before the kill');
+      process.kill(victim.pid, 'SIGKILL');
+      assert.ok(await waitForExit(victim.pid, 10_000), 'the daemon is gone');
+      const again = await daemons.tryMount(mp, cacheDir, ARGS);
+      assert.equal(again.code, 0, `mount on the stale mountpoint: ${again.stderr.trim()}`);
+      assert.equal(mountTable().filter((m) => m.target === mp).length, 1, 'the stale mount was replaced');
+      await readAllAndCompare(mp, one, 'read through the new mount');
+    },
+  );
+});
