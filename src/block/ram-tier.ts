@@ -12,6 +12,13 @@ export interface RamTierOptions {
   blockSize: number;
   /** lz4 for the blocks where it pays (default true). */
   compress?: boolean;
+  /**
+   * Requests a block needs before it may enter (default 0: any). 2 where a disk
+   * tier lies below: a block read once is already in the kernel's page cache
+   * and on disk, and keeping it here too costs a cold read new memory (page
+   * faults, zeroing) for every block of a scan.
+   */
+  admitAfterRequests?: number;
   log?: Logger;
 }
 
@@ -33,6 +40,7 @@ export class RamTier implements BlockCache {
   /** Puts still compressing: a second put of the key joins the first instead of storing the block twice. */
   private readonly storing = new Map<string, Promise<void>>();
   private readonly compress: boolean;
+  private readonly admitAfterRequests: number;
   private readonly log: Logger;
   private lz4Count = 0;
   private hits = 0;
@@ -43,6 +51,7 @@ export class RamTier implements BlockCache {
   constructor(options: RamTierOptions) {
     this.policy = new TinyLfuPolicy(options.capacityBytes, options.blockSize);
     this.compress = options.compress ?? true;
+    this.admitAfterRequests = options.admitAfterRequests ?? 0;
     this.log = options.log ?? silentLogger;
   }
 
@@ -66,6 +75,7 @@ export class RamTier implements BlockCache {
       this.policy.touch(key);
       return Promise.resolve();
     }
+    if (this.policy.frequency(key) < this.admitAfterRequests) return Promise.resolve();
     let storing = this.storing.get(key);
     if (!storing) {
       // The tier's own reference keeps the bytes valid while they compress,

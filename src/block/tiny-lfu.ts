@@ -30,6 +30,11 @@ export class TinyLfuPolicy {
     this.sketch.increment(key);
   }
 
+  /** How often key was asked for, as far as the sketch knows. */
+  frequency(key: string): number {
+    return this.sketch.estimate(key);
+  }
+
   /** A hit: key becomes the most recently used. */
   touch(key: string): void {
     const size = this.entries.get(key);

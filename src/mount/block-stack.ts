@@ -30,8 +30,11 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
     slabBuffers: Math.max(1, Math.floor(SLAB_BYTES / config.blockSize)),
     poison: process.env.CACHALOT_DEBUG_POISON === '1',
   });
-  const ram = config.ramCache > 0 ? new RamTier({ capacityBytes: config.ramCache, blockSize: config.blockSize, log }) : undefined;
   const disk = config.diskCache > 0 ? await openDiskTier(config, pool, log) : undefined;
+  const ram =
+    config.ramCache > 0
+      ? new RamTier({ capacityBytes: config.ramCache, blockSize: config.blockSize, admitAfterRequests: disk ? 2 : 1, log })
+      : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
     source: new CachingSource(cache, new OriginSource(store, pool)),
