@@ -32,13 +32,13 @@ export interface DiskTierOptions {
 
 type Settings = Required<DiskTierOptions>;
 
-/** A failing disk fails every block: one log line per this interval is enough. */
 /**
  * Access times order eviction after a restart. They are written in one batch
  * this often and at close, not as one index commit per hit; a kill -9 loses
  * at most this much of the order, never a block.
  */
 const ACCESS_FLUSH_MS = 30_000;
+/** A failing disk fails every block: one log line per this interval is enough. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
@@ -55,7 +55,6 @@ export class DiskTier implements BlockCache {
   private misses = 0;
   private evictions = 0;
   private errors = 0;
-  private skippedWrites = 0;
   private readonly writes = new Set<Promise<void>>();
   /** Deletions in flight, by key: a new file for the key must not be renamed in before the old one is gone. */
   private readonly deleting = new Map<string, Promise<void>>();
@@ -133,10 +132,7 @@ export class DiskTier implements BlockCache {
   async put(id: BlockId, block: BlockBuffer): Promise<void> {
     const key = blockKey(id);
     if (this.closed || this.policy.has(key)) return;
-    if (this.writes.size >= this.options.maxPendingWrites) {
-      this.skippedWrites++;
-      return;
-    }
+    if (this.writes.size >= this.options.maxPendingWrites) return;
     const victims = this.policy.admit(key, block.bytes.length);
     if (!victims) return;
     block.retain();
@@ -164,11 +160,6 @@ export class DiskTier implements BlockCache {
         errors: this.errors,
       },
     ];
-  }
-
-  /** Blocks not written because maxPendingWrites writes were in flight. */
-  get dropped(): number {
-    return this.skippedWrites;
   }
 
   /** Waits for the writes in flight, then closes the index and releases the cache dir. */

@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CachalotError } from '../errors';
-import { isMounted, unmountPath } from '../mount/mountpoint';
+import { isMounted, isStaleMount, unmountPath } from '../mount/mountpoint';
 import { die } from './exit';
 
 export function unmountCommand(): Command {
@@ -14,8 +13,7 @@ export function unmountCommand(): Command {
       const path = resolve(mountpoint);
       try {
         if (!(await isMounted(path))) throw new CachalotError('MountpointInvalid', `${path} is not mounted`);
-        // statfs, not stat: the kernel may answer stat of a dead mount from its cache.
-        const stale = await statfs(path).then(() => false, (err) => err.code === 'ENOTCONN');
+        const stale = await isStaleMount(path);
         await unmountPath(path, flags.lazy || stale).catch((err) => {
           const busy = /busy/i.test(String(err.stderr ?? err.message));
           throw new CachalotError('MountFailed', busy ? `${path} is busy (files are open); close them or use --lazy` : `unmount ${path} failed: ${String(err.stderr ?? err.message).trim()}`);

@@ -29,28 +29,28 @@ export async function unmountPath(path: string, lazy = false): Promise<void> {
 }
 
 /**
- * Checks that path can take a new mount. A stale FUSE mount there (its daemon
- * died: "Transport endpoint is not connected") is lazily unmounted and replaced.
+ * A FUSE mount whose daemon died ("Transport endpoint is not connected").
+ * statfs, not stat: the kernel may answer stat of a dead mount from its
+ * attribute cache, while statfs always asks the daemon.
+ */
+export async function isStaleMount(path: string): Promise<boolean> {
+  return statfs(path).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === 'ENOTCONN' || err.code === 'ECONNABORTED',
+  );
+}
+
+/**
+ * Checks that path can take a new mount. A stale FUSE mount there is lazily
+ * unmounted and replaced.
  */
 export async function prepareMountpoint(path: string): Promise<{ replacedStale: boolean }> {
-  let replacedStale = false;
-  try {
-    await stat(path);
-    // The kernel may answer stat of a dead FUSE mount from its attribute
-    // cache; statfs always asks the daemon, so a dead one says ENOTCONN.
-    if (await isMounted(path)) await statfs(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
-      await unmountPath(path, true);
-      replacedStale = true;
-    } else if (code === 'ENOENT') {
-      throw new CachalotError('MountpointInvalid', `mountpoint ${path} does not exist`);
-    } else {
-      throw new CachalotError('MountpointInvalid', `mountpoint ${path}: ${code ?? err}`, { cause: err });
-    }
-  }
-  const st = await stat(path);
+  const replacedStale = (await isMounted(path)) && (await isStaleMount(path));
+  if (replacedStale) await unmountPath(path, true);
+  const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new CachalotError('MountpointInvalid', `mountpoint ${path} does not exist`);
+    throw new CachalotError('MountpointInvalid', `mountpoint ${path}: ${err.code ?? err}`, { cause: err });
+  });
   if (!st.isDirectory()) throw new CachalotError('MountpointInvalid', `mountpoint ${path} is not a directory`);
   if (await isMounted(path)) throw new CachalotError('MountpointInvalid', `mountpoint ${path} is already mounted`);
   return { replacedStale };

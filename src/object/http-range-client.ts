@@ -275,7 +275,7 @@ class Connection {
       const chunked = isChunked(x.reply);
       const complete = chunked ? dechunk(Buffer.concat(x.errorChunks)).complete : x.bodyLength >= 0 && x.filled >= x.bodyLength;
       if (!complete && x.filled < ERROR_BODY_LIMIT) return;
-      // An error's connection is not reused: a partly read body would be in the way.
+      // An error's connection is reused only when its whole body was read: the rest would be in the way.
       x.keepAlive = x.keepAlive && !chunked && x.filled === x.bodyLength;
       this.finish(x, { ...x.reply, text: errorText(x) });
     }
