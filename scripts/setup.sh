@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what cachalot needs on Debian, where missing: libfuse2 and fuse3
-# (FUSE at run time), then npm packages from the lockfile, then builds.
+# Installs what cachalot needs on Debian, where missing: fuse3 (FUSE at run
+# time), libfuse3-dev and a C++ toolchain (native/fuse is built here), then
+# npm packages from the lockfile, then builds.
 # Idempotent. `--bench` also installs rclone and s3fs for `npm run bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libfuse2 fuse3)
+packages=(fuse3 libfuse3-dev pkg-config g++ make python3)
 [ "${1:-}" = "--bench" ] && packages+=(rclone s3fs)
 
 missing=()

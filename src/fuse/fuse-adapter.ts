@@ -1,78 +1,19 @@
-import Fuse from 'fuse-native';
+import { constants } from 'node:os';
+import { oneLine } from '../errors';
 import type { Metrics } from '../obs/metrics';
 import { toErrno } from '../vfs/errno';
-import type { Attr, Vfs } from '../vfs/types';
+import { VfsError, type Attr, type DirEntry, type Vfs } from '../vfs/types';
+import { InodeTable } from './inode-table';
+import { setKernelReadahead } from './kernel-readahead';
+import { FuseOp, nativeFuse, type StatArgs } from './native-fuse';
+import { ReplyBuffers } from './reply-buffers';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
-
-type Reply = (...args: unknown[]) => void;
-
-function toStat(attr: Attr) {
-  const dir = attr.kind === 'dir';
-  return {
-    mode: (dir ? S_IFDIR : S_IFREG) | attr.mode,
-    size: attr.size,
-    mtime: attr.mtime,
-    atime: attr.mtime,
-    ctime: attr.mtime,
-    nlink: dir ? 2 : 1,
-    uid: attr.uid,
-    gid: attr.gid,
-    blksize: 4096,
-    blocks: Math.ceil(attr.size / 512),
-  };
-}
-
-/**
- * fuse-native operations over a Vfs: each op calls the VFS, maps a failure to
- * the kernel's errno (fuse-native wants it negative) and replies. No cache or
- * S3 logic belongs here.
- */
-export function fuseOperations(vfs: Vfs, metrics?: Metrics) {
-  const fail = (reply: Reply, err: unknown) => reply(Fuse[toErrno(err)]);
-  const timed = <A extends unknown[]>(op: string, run: (...args: [...A, Reply]) => void) =>
-    (...args: [...A, Reply]) => {
-      const stop = metrics?.fuseOps.startTimer({ op });
-      const reply = args[args.length - 1] as Reply;
-      args[args.length - 1] = (...out: unknown[]) => {
-        stop?.();
-        reply(...out);
-      };
-      run(...args);
-    };
-
-  return {
-    getattr: timed<[string]>('getattr', (path, reply) => {
-      vfs.getattr(path).then((attr) => reply(0, toStat(attr)), (err) => fail(reply, err));
-    }),
-    readdir: timed<[string]>('readdir', (path, reply) => {
-      vfs.readdir(path).then(
-        (entries) => reply(0, ['.', '..', ...entries.map((e) => e.name)]),
-        (err) => fail(reply, err),
-      );
-    }),
-    open: timed<[string, number]>('open', (path, flags, reply) => {
-      vfs.open(path, flags).then((handle) => reply(0, handle), (err) => fail(reply, err));
-    }),
-    read: timed<[string, number, Buffer, number, number]>('read', (_path, handle, buffer, length, position, reply) => {
-      vfs.read(handle, buffer, length, position).then(
-        (bytes) => {
-          metrics?.readBytes.inc(bytes);
-          reply(bytes);
-        },
-        (err) => fail(reply, err),
-      );
-    }),
-    release: timed<[string, number]>('release', (_path, handle, reply) => {
-      vfs.release(handle).then(() => reply(0), (err) => fail(reply, err));
-    }),
-    statfs: (_path: string, reply: Reply) => {
-      const s = vfs.statfs();
-      reply(0, { bsize: s.blockSize, frsize: s.blockSize, blocks: s.blocks, bfree: s.blocksFree, bavail: s.blocksFree, files: s.files, ffree: s.files, favail: s.files, fsid: 0, flag: 0, namemax: s.nameMax });
-    },
-  };
-}
+/** One full-size (1 MiB) request per readahead step; the VFS reads ahead further on its own. */
+const KERNEL_READAHEAD_KIB = 1024;
+/** What libfuse's own high-level layer puts in d_ino when a name has no inode yet. */
+const UNKNOWN_INO = 0xffffffff;
 
 export interface FuseMountOptions {
   fsName: string;
@@ -82,28 +23,147 @@ export interface FuseMountOptions {
 }
 
 export interface FuseMount {
+  /** Unmounts; rejects (and stays mounted) while files are busy. */
   unmount(): Promise<void>;
+  /** Settles when the kernel connection ends: after unmount(), or an unmount from outside. */
+  readonly ended: Promise<void>;
 }
 
-/** Mounts the VFS; resolves once the kernel has the mount. */
-export function mountFuse(mountpoint: string, vfs: Vfs, options: FuseMountOptions, metrics?: Metrics): Promise<FuseMount> {
-  const fuse = new Fuse(mountpoint, fuseOperations(vfs, metrics), {
-    fsname: options.fsName,
-    subtype: 'cachalot',
-    // auto_cache keeps the kernel page cache across opens while size and mtime stay the same.
-    autoCache: true,
-    attrTimeout: options.attrTimeoutSec,
-    entryTimeout: options.attrTimeoutSec,
-    allowOther: options.allowOther,
-    // Our reads retry S3 within a bound of their own; fuse-native's 15 s timer would turn slow reads into EIO.
-    timeout: false,
-  });
-  return new Promise((resolve, reject) => {
-    fuse.mount((err) => {
-      if (err) return reject(err);
-      resolve({
-        unmount: () => new Promise<void>((done, fail) => fuse.unmount((e) => (e ? fail(e) : done()))),
-      });
-    });
-  });
+interface Listing {
+  names: string[];
+  inos: number[];
+  dirs: boolean[];
+}
+
+const statArgs = (ino: number, attr: Attr): StatArgs => {
+  const dir = attr.kind === 'dir';
+  return [ino, (dir ? S_IFDIR : S_IFREG) | attr.mode, attr.size, attr.mtime.getTime(), attr.uid, attr.gid, dir ? 2 : 1];
+};
+
+/** Escapes a -o value: libfuse splits options at commas. */
+const optionValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+
+/**
+ * Mounts the VFS through native/fuse. Each kernel request becomes one VFS
+ * call whose result, or errno, is the reply; inode numbers and directory
+ * listings live here because the kernel speaks inodes and the VFS paths. No
+ * cache or S3 logic belongs here.
+ */
+export async function mountFuse(
+  mountpoint: string,
+  vfs: Vfs,
+  options: FuseMountOptions,
+  unmountPath: (path: string) => Promise<void>,
+  metrics?: Metrics,
+  onWarning?: (message: string) => void,
+): Promise<FuseMount> {
+  const fuse = nativeFuse();
+  const inodes = new InodeTable();
+  const listings = new Map<number, Listing>();
+  const buffers = new ReplyBuffers();
+  let nextListing = 1;
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const ttl = options.attrTimeoutSec;
+
+  /** Runs one op: `reply` on success, the errno of the failure otherwise. */
+  const serve = <T>(op: string, id: number, work: () => Promise<T>, reply: (value: T) => void) => {
+    const stop = metrics?.fuseOps.startTimer({ op });
+    const fail = (err: unknown) => fuse.replyErr(session, id, constants.errno[toErrno(err)]);
+    let pending: Promise<T>;
+    try {
+      pending = work();
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(reply, fail).finally(() => stop?.());
+  };
+  const noEntry = () => Promise.reject(new VfsError('ENOENT', 'inode not known'));
+  const pathOf = (ino: number) => inodes.path(ino);
+
+  const dispatch = (op: FuseOp, id: number, ino: number, fh: number, size: number, offset: number, name?: string) => {
+    switch (op) {
+      case FuseOp.Lookup: {
+        const path = inodes.childPath(ino, name!);
+        return serve('lookup', id, () => (path ? vfs.getattr(path) : noEntry()), (attr) => {
+          const child = inodes.ref(path!);
+          if (!fuse.replyEntry(session, id, ...statArgs(child, attr), ttl, ttl)) inodes.forget(child, 1);
+        });
+      }
+      case FuseOp.Forget:
+        return inodes.forget(ino, size);
+      case FuseOp.Getattr: {
+        const path = pathOf(ino);
+        return serve('getattr', id, () => (path ? vfs.getattr(path) : noEntry()), (attr) => fuse.replyAttr(session, id, ...statArgs(ino, attr), ttl));
+      }
+      case FuseOp.Open: {
+        const path = pathOf(ino);
+        const open = async () => {
+          if (!path) return noEntry();
+          const attr = await vfs.getattr(path);
+          return { handle: await vfs.open(path, size), version: `${attr.size}:${attr.mtime.getTime()}` };
+        };
+        // The kernel keeps the pages it cached from the last open while the object is unchanged.
+        return serve('open', id, open, ({ handle, version }) => fuse.replyOpen(session, id, handle, inodes.reopenedAt(ino, version)));
+      }
+      case FuseOp.Read: {
+        const buffer = buffers.take(size);
+        const read = () => vfs.read(fh, buffer, size, offset);
+        return serve('read', id, read, (bytes) => {
+          metrics?.readBytes.inc(bytes);
+          fuse.replyBuffer(session, id, buffer, bytes);
+          buffers.give(buffer);
+        });
+      }
+      case FuseOp.Release:
+        return serve('release', id, () => vfs.release(fh), () => fuse.replyErr(session, id, 0));
+      case FuseOp.Opendir: {
+        const path = pathOf(ino);
+        return serve('opendir', id, () => (path ? vfs.readdir(path) : noEntry()), (entries) => {
+          const listing = nextListing++;
+          listings.set(listing, listingOf(path!, entries, ino));
+          if (!fuse.replyOpen(session, id, listing, false)) listings.delete(listing);
+        });
+      }
+      case FuseOp.Readdir: {
+        const listing = listings.get(fh);
+        if (!listing) return fuse.replyErr(session, id, constants.errno.EBADF);
+        return fuse.replyDir(session, id, size, offset, listing.names, listing.inos, listing.dirs);
+      }
+      case FuseOp.Releasedir:
+        listings.delete(fh);
+        return fuse.replyErr(session, id, 0);
+      case FuseOp.Statfs: {
+        const s = vfs.statfs();
+        return fuse.replyStatfs(session, id, s.blockSize, s.blocks, s.blocksFree, s.files, s.nameMax);
+      }
+      case FuseOp.Ended:
+        fuse.destroy(session);
+        return markEnded();
+    }
+  };
+
+  const listingOf = (path: string, entries: DirEntry[], ino: number): Listing => {
+    const parent = path === '/' ? ino : (inodes.known(path.slice(0, path.lastIndexOf('/')) || '/') ?? UNKNOWN_INO);
+    const listing: Listing = { names: ['.', '..'], inos: [ino, parent], dirs: [true, true] };
+    for (const entry of entries) {
+      const child = path === '/' ? `/${entry.name}` : `${path}/${entry.name}`;
+      listing.names.push(entry.name);
+      listing.inos.push(inodes.known(child) ?? UNKNOWN_INO);
+      listing.dirs.push(entry.attr.kind === 'dir');
+    }
+    return listing;
+  };
+
+  const mountOptions = [`fsname=${optionValue(options.fsName)}`, 'subtype=cachalot', ...(options.allowOther ? ['allow_other'] : [])];
+  const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch);
+  const mount: FuseMount = {
+    ended,
+    unmount: async () => {
+      await unmountPath(mountpoint);
+      await ended;
+    },
+  };
+  await setKernelReadahead(mountpoint, KERNEL_READAHEAD_KIB).catch((err) => onWarning?.(`kernel readahead left at its default: ${oneLine(err)}`));
+  return mount;
 }

@@ -22,8 +22,6 @@ export interface MountSession {
   readonly metrics: Metrics;
 }
 
-const WATCH_INTERVAL_MS = 2000;
-
 /** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
 export async function startMount(config: MountConfig, log: Logger): Promise<MountSession> {
   const metrics = new Metrics();
@@ -73,7 +71,9 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       config.mountpoint,
       vfs,
       { fsName: `cachalot:${config.bucket}/${config.prefix}`, attrTimeoutSec, allowOther: config.allowOther },
+      (path) => unmountPath(path),
       metrics,
+      (message) => log.warn({ mountpoint: config.mountpoint }, message),
     );
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
@@ -88,19 +88,14 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   let stopping: Promise<void> | undefined;
   let markEnded: () => void = () => {};
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
-  const watch = setInterval(() => {
-    isMounted(config.mountpoint).then((mounted) => {
-      if (!mounted && !stopping) {
-        log.info({ mountpoint: config.mountpoint }, 'unmounted from outside; shutting down');
-        stop().catch(() => {});
-      }
-    }, () => {});
-  }, WATCH_INTERVAL_MS);
-  watch.unref();
+  fuse.ended.then(() => {
+    if (stopping) return;
+    log.info({ mountpoint: config.mountpoint }, 'unmounted from outside; shutting down');
+    stop().catch(() => {});
+  });
 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      clearInterval(watch);
       if (await isMounted(config.mountpoint)) {
         await fuse!.unmount().catch(async (err) => {
           log.warn({ err: oneLine(err) }, 'unmount busy; detaching lazily');

@@ -7,13 +7,12 @@
 // Every daemon is ended by its PID and every mount undone in after().
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { runCli } from '../support/mount-fixture';
-import { MiB, freePort, hash32, mountTable, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
+import { MiB, freePort, hash32, metricsText, mountTable, seriesValue, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
 import { CacheDaemons, Daemon, StatsJson, dropPageCache, readAllAndCompare, statsOf, tierOf } from '../support/cache-fixture';
 
 const BUCKET = 'cst';
@@ -166,27 +165,6 @@ describe('cachalot stats', () => {
   });
 });
 
-/** GET http://127.0.0.1:PORT/metrics as text. */
-function metricsText(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics answered ${res.statusCode}`))));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('metrics request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The value of one exact series (name and label set as printed), or undefined. */
-function seriesValue(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('--metrics', () => {
   test('/metrics has cachalot_cache_hits_total{tier="ram"} and cachalot_cache_used_bytes{tier="disk"} after a read', async (t) => {

@@ -211,20 +211,31 @@ export function connectionRefused(port: number): Promise<boolean> {
   });
 }
 
-/** The sum of every sample of a Prometheus series (all label sets) from http://127.0.0.1:PORT/metrics. */
-export async function scrapeMetric(port: number, name: string): Promise<number> {
-  const text = await new Promise<string>((resolve, reject) => {
+/** GET http://127.0.0.1:PORT/metrics as text. */
+export function metricsText(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/metrics', timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics answered ${res.statusCode}`))));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('metrics request timed out')));
     req.on('error', reject);
     req.end();
   });
+}
+
+export /** The value of one exact series (name and label set as printed), or undefined. */
+function seriesValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** The sum of every sample of a Prometheus series (all label sets) from http://127.0.0.1:PORT/metrics. */
+export async function scrapeMetric(port: number, name: string): Promise<number> {
+  const text = await metricsText(port);
   let sum = 0;
   let found = false;
   for (const line of text.split('\n')) {

@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+
+/**
+ * Typed access to native/fuse, our N-API binding of libfuse3's low-level
+ * interface (why not fuse-native: native/fuse/src/addon.cc). Requests arrive
+ * at one dispatcher; each is answered once with a reply*, by the id it came
+ * with. A reply for an id no longer in flight is refused (returns false).
+ */
+export const enum FuseOp {
+  Lookup = 1,
+  Forget = 2,
+  Getattr = 3,
+  Open = 4,
+  Read = 5,
+  Release = 6,
+  Opendir = 7,
+  Readdir = 8,
+  Releasedir = 9,
+  Statfs = 10,
+  /** The kernel connection ended (unmounted here or from outside); call destroy(). */
+  Ended = 99,
+}
+
+/**
+ * ino/fh are the request's inode and file handle; size is the byte count of a
+ * read or readdir, the lookup count of a forget, or the flags of an open;
+ * name is set for lookups.
+ */
+export type Dispatch = (op: FuseOp, id: number, ino: number, fh: number, size: number, offset: number, name: string | undefined) => void;
+
+declare const sessionBrand: unique symbol;
+export type SessionHandle = { readonly [sessionBrand]: true };
+
+/** (ino, mode, size, mtimeMs, uid, gid, nlink), as the stat of an entry or attr reply. */
+export type StatArgs = [number, number, number, number, number, number, number];
+
+export interface NativeFuse {
+  /** Mounts synchronously; `options` is a -o string (fsname=...,subtype=...). Throws with libfuse's reason. */
+  mount(mountpoint: string, options: string, dispatch: Dispatch): SessionHandle;
+  /** After FuseOp.Ended: stops replies and frees the session. */
+  destroy(session: SessionHandle): void;
+  replyErr(session: SessionHandle, id: number, errno: number): boolean;
+  replyEntry(session: SessionHandle, id: number, ...stat: [...StatArgs, entryTimeoutSec: number, attrTimeoutSec: number]): boolean;
+  replyAttr(session: SessionHandle, id: number, ...stat: [...StatArgs, attrTimeoutSec: number]): boolean;
+  replyOpen(session: SessionHandle, id: number, fh: number, keepCache: boolean): boolean;
+  /** Copies `length` bytes of `buffer` to the kernel before it returns. */
+  replyBuffer(session: SessionHandle, id: number, buffer: Buffer, length: number): boolean;
+  replyStatfs(session: SessionHandle, id: number, blockSize: number, blocks: number, blocksFree: number, files: number, nameMax: number): boolean;
+  /** Sends the entries from index `offset` on that fit in `size` bytes; returns how many (-1: not in flight). */
+  replyDir(session: SessionHandle, id: number, size: number, offset: number, names: string[], inos: number[], dirs: boolean[]): number;
+}
+
+const ADDON = resolve(__dirname, '../../../native/fuse/build/Release/cachalot_fuse.node');
+
+let loaded: NativeFuse | undefined;
+
+export function nativeFuse(): NativeFuse {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (loaded ??= require(ADDON) as NativeFuse);
+}
