@@ -14,7 +14,8 @@ export class BlockBuffer {
   constructor(
     /** The block's bytes: a view of `memory` as long as the block. */
     readonly bytes: Buffer,
-    private readonly pool?: BufferPool,
+    /** Told at the last release: gives the memory back to the pool that counts it. */
+    private readonly onFree?: (memory: Buffer) => void,
     private readonly memory: Buffer = bytes,
   ) {}
 
@@ -26,7 +27,7 @@ export class BlockBuffer {
 
   release(): void {
     if (this.refs <= 0) throw new Error('BlockBuffer released twice');
-    if (--this.refs === 0) this.pool?.recycle(this.memory);
+    if (--this.refs === 0) this.onFree?.(this.memory);
   }
 
   /** Bytes of memory this block holds: its pooled buffer's whole length, whatever the block's own. */
@@ -34,7 +35,7 @@ export class BlockBuffer {
     return this.memory.length;
   }
 
-  /** A buffer no pool owns (tests, small reads). */
+  /** A buffer no pool owns or counts (tests, small reads). */
   static wrap(bytes: Buffer): BlockBuffer {
     return new BlockBuffer(bytes);
   }
@@ -43,48 +44,107 @@ export class BlockBuffer {
 export interface BufferPoolOptions {
   /** Length of every pooled buffer: the block size. */
   size: number;
-  /** Idle buffers kept for reuse; the rest are left to the GC. */
-  maxIdle: number;
   /**
-   * Buffers allocated together, as views of one slab (default 1). V8 paces
-   * its full GCs by how much external memory grows: a RAM tier filling up one
-   * 8 MiB allocation at a time set off a GC every few blocks (a fifth of the
-   * daemon's CPU on a cold read, perf); one allocation per slab does not.
-   * A slab is freed only once none of its buffers is referenced, so slabs
-   * suit pools that keep every buffer (maxIdle: Infinity).
+   * The memory budget of block data (default unbounded): the pool's own
+   * buffers, in use or idle, and the memory it adopts (lz4 blocks, copies)
+   * while that is held. Buffers are allocated and kept for reuse only within
+   * it; beyond it, take() hands out buffers of their own that are freed at
+   * their last release, so the budget is exceeded only while the holders
+   * hold more than it, and usedBytes says so.
    */
-  slabBuffers?: number;
+  capacityBytes?: number;
+  /**
+   * Bytes allocated together, as views of one slab (rounded down to whole
+   * buffers; default one buffer). V8 paces its full GCs by how much external
+   * memory grows: a RAM tier filling up one 8 MiB allocation at a time set off
+   * a GC every few blocks (a fifth of the daemon's CPU on a cold read, perf);
+   * one allocation per slab does not. Slabs are kept for the pool's life.
+   */
+  slabBytes?: number;
   /** Overwrite released memory, so that a use after release shows as wrong bytes in tests. */
   poison?: boolean;
 }
 
-/** Block-sized buffers for reuse. Shorter blocks (an object's last) are views of a pooled buffer. */
+/**
+ * Block-sized buffers for reuse, and the account of all block memory against
+ * one budget. Shorter blocks (an object's last) are views of a pooled buffer.
+ */
 export class BufferPool {
   private readonly idle: Buffer[] = [];
+  private readonly capacity: number;
+  private readonly slabBuffers: number;
+  /** Slabs allocated: kept for reuse, in use or idle. */
+  private pooledBytes = 0;
+  /** Memory of its own (adopted, or handed out beyond the capacity), until its release. */
+  private ownBytes = 0;
+  private peak = 0;
+  // Bound once: a closure per block taken would be an allocation in the hot path.
+  private readonly recycle = (memory: Buffer): void => {
+    this.poison(memory);
+    this.idle.push(memory);
+  };
+  private readonly free = (memory: Buffer): void => {
+    this.poison(memory);
+    this.ownBytes -= memory.length;
+  };
 
-  constructor(private readonly options: BufferPoolOptions) {}
+  constructor(private readonly options: BufferPoolOptions) {
+    this.capacity = options.capacityBytes ?? Infinity;
+    this.slabBuffers = Math.max(1, Math.floor((options.slabBytes ?? options.size) / options.size));
+  }
 
   take(length: number): BlockBuffer {
     const { size } = this.options;
     if (length > size) return BlockBuffer.wrap(Buffer.allocUnsafeSlow(length));
-    if (this.idle.length === 0) this.allocateSlab();
+    if (this.idle.length === 0 && !this.grow()) return this.adopt(Buffer.allocUnsafeSlow(length));
     const memory = this.idle.pop()!;
-    return new BlockBuffer(memory.subarray(0, length), this, memory);
+    return new BlockBuffer(memory.subarray(0, length), this.recycle, memory);
   }
 
-  recycle(memory: Buffer): void {
-    if (this.options.poison) memory.fill(0xa5);
-    if (this.idle.length < this.options.maxIdle) this.idle.push(memory);
+  /** Counts memory made elsewhere (an lz4 block, a copy) in the budget until its last release. */
+  adopt(bytes: Buffer): BlockBuffer {
+    this.ownBytes += bytes.length;
+    this.peak = Math.max(this.peak, this.usedBytes);
+    return new BlockBuffer(bytes, this.free);
+  }
+
+  /** Whether `bytes` more fit in the budget: for memory a holder may do without (a compressed copy). */
+  hasRoom(bytes: number): boolean {
+    return this.usedBytes + bytes <= this.capacity;
+  }
+
+  /** Block memory now: pooled buffers, in use or idle, and adopted memory still held. */
+  get usedBytes(): number {
+    return this.pooledBytes + this.ownBytes;
+  }
+
+  /** The most usedBytes has been. */
+  get peakBytes(): number {
+    return this.peak;
+  }
+
+  get capacityBytes(): number {
+    return this.capacity;
   }
 
   get idleCount(): number {
     return this.idle.length;
   }
 
-  private allocateSlab(): void {
-    const { size, slabBuffers = 1 } = this.options;
-    const slab = Buffer.allocUnsafeSlow(size * slabBuffers);
+  /** A slab of whatever whole buffers the budget still has room for (up to slabBytes); false when none. */
+  private grow(): boolean {
+    const { size } = this.options;
+    const count = Math.min(this.slabBuffers, Math.floor((this.capacity - this.usedBytes) / size));
+    if (count < 1) return false;
+    const slab = Buffer.allocUnsafeSlow(size * count);
+    this.pooledBytes += slab.length;
+    this.peak = Math.max(this.peak, this.usedBytes);
     // Handed out from the front of the slab first, so that untouched pages stay unmapped longest.
-    for (let i = slabBuffers - 1; i >= 0; i--) this.idle.push(slab.subarray(i * size, (i + 1) * size));
+    for (let i = count - 1; i >= 0; i--) this.idle.push(slab.subarray(i * size, (i + 1) * size));
+    return true;
+  }
+
+  private poison(memory: Buffer): void {
+    if (this.options.poison) memory.fill(0xa5);
   }
 }

@@ -24,7 +24,11 @@ export interface DiskTierOptions {
   /** The typical block's size, which sizes the policy's frequency sketch. */
   blockSize: number;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Writes in flight beyond which offered blocks are skipped, so that a slow disk never queues up memory. Default 16 (128 MiB of 8 MiB blocks). */
+  /**
+   * Writes in flight beyond which offered blocks are skipped, so that a slow
+   * disk never queues up memory. Default 16; a mount takes it from its memory
+   * budget (src/config/memory-plan.ts).
+   */
   maxPendingWrites?: number;
   /** The filesystem's free and total bytes; tests inject one. Default fs.promises.statfs. */
   statfs?: (dir: string) => Promise<DiskSpace>;

@@ -3,6 +3,7 @@ import { parse as parseToml } from 'smol-toml';
 import { ZodError } from 'zod';
 import { CachalotError } from '../errors';
 import { parseS3Uri } from '../object/s3-uri';
+import { planMemory } from './memory-plan';
 import { MOUNT_DEFAULTS, MountConfig, MountSettings, mountSettingsSchema } from './mount-config';
 
 type RawSettings = Record<string, unknown>;
@@ -64,19 +65,20 @@ export function loadMountConfig(sources: MountSources): MountConfig {
   const flags = validateSettings(dropUndefined(sources.flags), 'flag');
   const s: MountSettings = { ...file, ...env, ...flags };
   const d = MOUNT_DEFAULTS;
-  const config: MountConfig = {
+  const ramCache = s.ram_cache ?? d.ramCache;
+  const blockSize = s.block_size ?? d.blockSize;
+  return {
     bucket,
     prefix,
     mountpoint: sources.mountpoint,
     endpoint: s.endpoint,
     region: s.region ?? d.region,
     cacheDir: s.cache_dir ?? d.cacheDir,
-    ramCache: s.ram_cache ?? d.ramCache,
+    ramCache,
     diskCache: s.disk_cache ?? d.diskCache,
     diskMinFree: s.disk_min_free ?? d.diskMinFree,
-    blockSize: s.block_size ?? d.blockSize,
-    memoryLimit: s.memory_limit ?? d.memoryLimit,
-    readaheadMax: s.readahead_max ?? d.readaheadMax,
+    blockSize,
+    memory: planMemory({ ramCache, blockSize, memoryLimit: s.memory_limit, readaheadMax: s.readahead_max }),
     metadataTtlMs: s.metadata_ttl ?? d.metadataTtlMs,
     negativeTtlMs: s.negative_ttl ?? d.negativeTtlMs,
     uid: s.uid ?? process.getuid?.() ?? 0,
@@ -92,10 +94,6 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     maxAttempts: s.max_attempts ?? d.maxAttempts,
     s3MaxConnections: s.s3_max_connections ?? d.s3MaxConnections,
   };
-  if (config.readaheadMax > config.memoryLimit / 2) {
-    throw new CachalotError('InvalidConfig', `"readahead_max" (${config.readaheadMax}) must be at most half of "memory_limit"`);
-  }
-  return config;
 }
 
 function dropUndefined(raw: RawSettings): RawSettings {

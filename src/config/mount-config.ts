@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MemoryPlan } from './memory-plan';
 import { parseDuration, parseSize } from './units';
 
 /** The validated settings of one mount; every layer reads from this, never from flags or env. */
@@ -9,15 +10,14 @@ export interface MountConfig {
   endpoint?: string;
   region: string;
   cacheDir: string;
+  /** The memory budget of block data, as set (0: no RAM tier); `memory` says how it is shared. */
   ramCache: number;
   diskCache: number;
   /** Share of the cache disk always left free (0.05 = 5%). */
   diskMinFree: number;
   blockSize: number;
-  /** One budget for all readahead of all open files together. */
-  memoryLimit: number;
-  /** The largest readahead window of one file. */
-  readaheadMax: number;
+  /** ram_cache shared out: readahead (memory_limit, readahead_max), disk writes, the RAM tier, the pool. */
+  memory: MemoryPlan;
   metadataTtlMs: number;
   negativeTtlMs: number;
   uid: number;
@@ -84,8 +84,6 @@ export const MOUNT_DEFAULTS = {
   diskCache: 64 * 1024 ** 3,
   diskMinFree: 0.05,
   blockSize: 8 * 2 ** 20,
-  memoryLimit: 1024 ** 3,
-  readaheadMax: 64 * 2 ** 20,
   metadataTtlMs: 60_000,
   negativeTtlMs: 5_000,
   fileMode: 0o644,

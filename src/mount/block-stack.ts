@@ -10,35 +10,48 @@ import { isCachalotError, oneLine } from '../errors';
 import type { ObjectStore } from '../object/types';
 import type { Logger } from '../obs/logger';
 
+/** Slabs at most this big, and at most an eighth of the budget, so that a small budget grows in small steps. */
 const SLAB_BYTES = 256 * 2 ** 20;
+const SLABS_PER_BUDGET = 8;
 
 export interface BlockStack {
   /** What the VFS reads blocks from: the cache tiers, then S3. */
   source: BlockSource;
   cache: BlockCache;
+  /** All block memory, counted against the budget (ram_cache). */
+  pool: BufferPool;
   close(): Promise<void>;
 }
 
 /** The block layer of one mount: buffer pool, RAM tier, disk tier under cache_dir, origin. */
 export async function openBlockStack(config: MountConfig, store: ObjectStore, log: Logger): Promise<BlockStack> {
-  // Every block buffer is kept for reuse once allocated, in slabs of about
-  // 256 MiB: the pool holds at most what the RAM tier, readahead and pending
-  // disk writes held together at their peak (ram_cache + memory_limit + 128 MiB).
+  const { memory } = config;
+  // The pool keeps the buffers it allocates for reuse (no page faults per
+  // block), up to the whole budget: readahead, disk writes and the RAM tier
+  // together stay within their shares of it (src/config/memory-plan.ts).
   const pool = new BufferPool({
     size: config.blockSize,
-    maxIdle: Infinity,
-    slabBuffers: Math.max(1, Math.floor(SLAB_BYTES / config.blockSize)),
+    capacityBytes: memory.budgetBytes,
+    slabBytes: Math.min(SLAB_BYTES, memory.budgetBytes / SLABS_PER_BUDGET),
     poison: process.env.CACHALOT_DEBUG_POISON === '1',
   });
   const disk = config.diskCache > 0 ? await openDiskTier(config, pool, log) : undefined;
   const ram =
-    config.ramCache > 0
-      ? new RamTier({ capacityBytes: config.ramCache, blockSize: config.blockSize, admitAfterRequests: disk ? 2 : 1, log })
+    memory.ramTierBytes > 0
+      ? new RamTier({
+          capacityBytes: memory.ramTierBytes,
+          blockSize: config.blockSize,
+          admitAfterRequests: disk ? 2 : 1,
+          maxCompressing: memory.ramCompressing,
+          pool,
+          log,
+        })
       : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
     source: new CachingSource(cache, new OriginSource(store, pool)),
     cache,
+    pool,
     close: async () => {
       await disk?.close();
     },
@@ -58,6 +71,7 @@ async function openDiskTier(config: MountConfig, pool: BufferPool, log: Logger):
       minFreeFraction: config.diskMinFree,
       blockSize: config.blockSize,
       pool,
+      maxPendingWrites: config.memory.pendingWrites,
       log,
     });
   } catch (err) {

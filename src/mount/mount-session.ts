@@ -5,7 +5,7 @@ import { mountFuse, FuseMount } from '../fuse/fuse-adapter';
 import { createObjectStore } from '../object/create-object-store';
 import type { Logger } from '../obs/logger';
 import { Metrics } from '../obs/metrics';
-import { MemoryBudget } from '../vfs/memory-budget';
+import { HeldBlocks } from '../vfs/held-blocks';
 import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
 import { serveControl } from '../control/control-server';
@@ -49,12 +49,14 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     log,
     onSkippedKey: () => metrics.skippedKeys.inc(),
   });
-  const budget = new MemoryBudget(config.memoryLimit, (used) => metrics.readaheadBytes.set(used));
   const blocks = await openBlockStack(config, store, log);
+  const held = new HeldBlocks(blocks.source, config.memory.readaheadBytes, (used) => metrics.readaheadBytes.set(used));
   metrics.trackCache(() => blocks.cache.stats());
+  metrics.trackBlockMemory(blocks.pool);
   const startedAt = Date.now();
-  const vfs = new ObjectVfs(namespace, blocks.source, budget, {
+  const vfs = new ObjectVfs(namespace, held, {
     ...config,
+    readaheadMax: config.memory.readaheadMax,
     log,
     onOpenFilesChange: (n) => metrics.openFiles.set(n),
   });

@@ -17,7 +17,7 @@ export class Metrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
     registers: [this.registry],
   });
-  readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes held by readahead buffers', registers: [this.registry] });
+  readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes of blocks held by open files (prefetched or being read), each block counted once', registers: [this.registry] });
   readonly openFiles = new Gauge({ name: 'cachalot_open_files', help: 'Open file handles', registers: [this.registry] });
   readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
 
@@ -45,6 +45,25 @@ export class Metrics {
       const options = { name, help, labelNames: ['tier'], registers: [this.registry], collect };
       if (type === 'gauge') new Gauge(options);
       else new Counter(options);
+    }
+  }
+
+  /** Exports the block memory budget's account (the buffer pool), read when /metrics is scraped. */
+  trackBlockMemory(pool: { usedBytes: number; peakBytes: number; capacityBytes: number }): void {
+    const series: Array<[string, string, () => number]> = [
+      ['cachalot_block_memory_bytes', 'Block memory now: pooled buffers, in use or idle, and lz4 blocks and copies', () => pool.usedBytes],
+      ['cachalot_block_memory_peak_bytes', 'The most block memory held at once', () => pool.peakBytes],
+      ['cachalot_block_memory_budget_bytes', 'The block memory budget (ram_cache)', () => pool.capacityBytes],
+    ];
+    for (const [name, help, value] of series) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect(this: Gauge<string>) {
+          this.set(value());
+        },
+      });
     }
   }
 

@@ -1,6 +1,6 @@
 import type { BlockBuffer } from '../block/block-buffer';
-import type { BlockSource } from '../block/types';
-import type { MemoryBudget } from './memory-budget';
+import type { BlockRequest } from '../block/types';
+import type { HeldBlocks, Hold } from './held-blocks';
 import type { FileNode } from './namespace';
 
 export interface ReaderOptions {
@@ -10,12 +10,6 @@ export interface ReaderOptions {
   readaheadMax: number;
 }
 
-/** A block this reader holds: one reference to it, and its share of the budget. */
-interface Slot {
-  block: Promise<BlockBuffer>;
-  charged: number;
-}
-
 /** Blocks a random reader keeps beside the ones it is reading, for re-reads nearby. */
 const RANDOM_KEEP = 2;
 
@@ -23,11 +17,12 @@ const RANDOM_KEEP = 2;
  * Reads one open file, pinned to the version it was opened with. Sequential
  * readers get a readahead window that doubles with each new block up to
  * readaheadMax, loaded by parallel ranged GETs; a seek resets it, so random
- * readers fetch only the blocks they touch. Prefetch draws on the shared
- * budget and is skipped when the budget is spent.
+ * readers fetch only the blocks they touch. The blocks are held through the
+ * mount's HeldBlocks, shared with other readers of the same blocks; prefetch
+ * is skipped when readahead's share of the memory budget is spent.
  */
 export class FileReader {
-  private readonly slots = new Map<number, Slot>();
+  private readonly slots = new Map<number, Hold>();
   private readonly blockCount: number;
   private readonly maxWindow: number;
   private window = 0;
@@ -36,8 +31,7 @@ export class FileReader {
 
   constructor(
     readonly file: FileNode,
-    private readonly source: BlockSource,
-    private readonly budget: MemoryBudget,
+    private readonly blocks: HeldBlocks,
     private readonly options: ReaderOptions,
   ) {
     this.blockCount = Math.ceil(file.size / options.blockSize);
@@ -57,7 +51,7 @@ export class FileReader {
     // the slot (a concurrent read may, while this one waits): then-callbacks run
     // in the order they were added, so the retain comes before any release.
     const demand: Array<Promise<BlockBuffer>> = [];
-    for (let i = first; i <= last; i++) demand.push(this.retained(i, this.slot(i, true)));
+    for (let i = first; i <= last; i++) demand.push(this.retained(i, this.slot(i)));
     this.prefetch(last + 1, Math.min(this.blockCount, last + 1 + this.window));
     this.dropBehind(first, last);
 
@@ -102,12 +96,10 @@ export class FileReader {
     this.currentBlock = first;
   }
 
-  private slot(index: number, demand: boolean): Slot {
+  private slot(index: number): Hold {
     let slot = this.slots.get(index);
     if (!slot) {
-      const charged = this.lengthOf(index);
-      if (demand) this.budget.forceAcquire(charged);
-      slot = { block: this.load(index), charged };
+      slot = this.blocks.hold(this.request(index));
       this.slots.set(index, slot);
     }
     return slot;
@@ -116,22 +108,22 @@ export class FileReader {
   private prefetch(from: number, to: number): void {
     for (let i = from; i < to; i++) {
       if (this.slots.has(i)) continue;
-      if (!this.budget.tryAcquire(this.lengthOf(i))) return;
-      const slot = { block: this.load(i), charged: this.lengthOf(i) };
+      const slot = this.blocks.prefetch(this.request(i));
+      if (!slot) return;
       // A failed prefetch is retried on demand; it must not surface as unhandled.
       slot.block.catch(() => this.slots.get(i) === slot && this.drop(i));
       this.slots.set(i, slot);
     }
   }
 
-  private load(index: number): Promise<BlockBuffer> {
+  private request(index: number): BlockRequest {
     const { bucket, blockSize } = this.options;
     const { key, etag, size } = this.file;
-    return this.source.load({ bucket, key, etag, index, objectSize: size, blockSize });
+    return { bucket, key, etag, index, objectSize: size, blockSize };
   }
 
   /** A reference of the caller's own; a failed block is forgotten so that the next read asks again. */
-  private retained(index: number, slot: Slot): Promise<BlockBuffer> {
+  private retained(index: number, slot: Hold): Promise<BlockBuffer> {
     return slot.block.then(
       (block) => block.retain(),
       (err: unknown) => {
@@ -154,12 +146,7 @@ export class FileReader {
     const slot = this.slots.get(index);
     if (!slot) return;
     this.slots.delete(index);
-    this.budget.release(slot.charged);
-    slot.block.then(releaseBlock, ignore);
-  }
-
-  private lengthOf(index: number): number {
-    return Math.min(this.options.blockSize, this.file.size - index * this.options.blockSize);
+    slot.release();
   }
 }
 

@@ -1,9 +1,8 @@
 import { constants } from 'node:fs';
 import { isCachalotError } from '../errors';
-import type { BlockSource } from '../block/types';
 import type { Logger } from '../obs/logger';
 import { FileReader } from './file-reader';
-import type { MemoryBudget } from './memory-budget';
+import type { HeldBlocks } from './held-blocks';
 import type { Namespace, Node } from './namespace';
 import { Attr, DirEntry, StatFs, Vfs, VfsError } from './types';
 
@@ -35,8 +34,7 @@ export class ObjectVfs implements Vfs {
 
   constructor(
     private readonly namespace: Namespace,
-    private readonly blocks: BlockSource,
-    private readonly budget: MemoryBudget,
+    private readonly blocks: HeldBlocks,
     private readonly options: ObjectVfsOptions,
   ) {}
 
@@ -58,7 +56,7 @@ export class ObjectVfs implements Vfs {
     // Writing back to S3 is not part of the read path yet; say so rather than lose data.
     if (flags & WRITE_FLAGS) throw new VfsError('EROFS', `${path}: read-only file system`);
     const handle = this.nextHandle++;
-    const reader = new FileReader(node, this.blocks, this.budget, this.options);
+    const reader = new FileReader(node, this.blocks, this.options);
     this.handles.set(handle, { path, reader });
     this.options.onOpenFilesChange?.(this.handles.size);
     return handle;

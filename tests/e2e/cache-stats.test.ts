@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { planMemory } from '../../src/config/memory-plan';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { runCli } from '../support/mount-fixture';
 import { MiB, freePort, hash32, metricsText, mountTable, seriesValue, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
@@ -121,8 +122,8 @@ describe('cachalot stats', () => {
     for (const tier of s.tiers) {
       for (const field of TIER_FIELDS) assert.ok(isCount(tier[field]), `tiers[${tier.tier}].${field}: ${JSON.stringify(tier[field])}`);
     }
-    // Defaults: --ram-cache 1GiB, --disk-cache 64GiB.
-    assert.equal(tierOf(s, 'ram').capacityBytes, 1024 ** 3);
+    // Defaults: --ram-cache 1GiB, of which the RAM tier gets what readahead and writes leave; --disk-cache 64GiB.
+    assert.equal(tierOf(s, 'ram').capacityBytes, planMemory({ ramCache: 1024 ** 3, blockSize: MiB }).ramTierBytes);
     assert.equal(tierOf(s, 'disk').capacityBytes, 64 * 1024 ** 3);
     for (const tier of s.tiers) assert.equal(tier.misses, MISC_BLOCKS, `${tier.tier} missed each block once`);
     // Read once, a block is kept on disk only: RAM takes it from its second request.
@@ -191,5 +192,12 @@ describe('--metrics', () => {
       assert.ok(hits! >= MISC_BLOCKS, `the re-read hit the RAM tier (${hits})`);
       assert.equal(hits, tierOf(stats, 'ram').hits, 'the RAM hits counter agrees with stats');
     }
+  });
+
+  test('/metrics has the block memory budget (ram_cache), and the block memory held stayed within it', async () => {
+    const text = await metricsText(metricsPort);
+    const [used, peak, budget] = ['bytes', 'peak_bytes', 'budget_bytes'].map((s) => seriesValue(text, `cachalot_block_memory_${s}`));
+    assert.equal(budget, 1024 ** 3, 'the default --ram-cache');
+    assert.ok(used! > 0 && used! <= peak! && peak! <= budget!, `used ${used}, peak ${peak}, budget ${budget}`);
   });
 });

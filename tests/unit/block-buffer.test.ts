@@ -10,7 +10,7 @@ function sameMemory(a: Buffer, b: Buffer): boolean {
 }
 
 test('one reference per holder: memory goes back to the pool only at the last release', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 4 });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 4 * SIZE });
   const block = pool.take(SIZE);
   assert.equal(block.retain(), block, 'retain returns the buffer');
   block.retain(2);
@@ -24,7 +24,7 @@ test('one reference per holder: memory goes back to the pool only at the last re
 });
 
 test('a release too many throws, and does not recycle the memory twice', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 4 });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 4 * SIZE });
   const block = pool.take(SIZE);
   block.release();
   assert.throws(() => block.release(), /released twice/);
@@ -35,7 +35,7 @@ test('a release too many throws, and does not recycle the memory twice', () => {
 });
 
 test('retain after the last release throws', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 4 });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 4 * SIZE });
   const block = pool.take(SIZE);
   block.retain();
   block.release();
@@ -47,7 +47,7 @@ test('retain after the last release throws', () => {
 });
 
 test('a released buffer’s memory is handed out again by take()', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 4 });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 4 * SIZE });
   const first = pool.take(SIZE);
   const memory = first.bytes;
   first.release();
@@ -60,21 +60,52 @@ test('a released buffer’s memory is handed out again by take()', () => {
   assert.ok(third.bytes.buffer !== second.bytes.buffer);
 });
 
-test('the pool keeps at most maxIdle idle buffers', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 2 });
+test('the pool allocates and keeps buffers only within its capacity; beyond it they are freed at release', () => {
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 2 * SIZE });
   const blocks = Array.from({ length: 5 }, () => pool.take(SIZE));
   const memories = new Set(blocks.map((b) => b.bytes.buffer));
   assert.equal(memories.size, 5, 'five buffers in use share memory');
+  assert.equal(pool.usedBytes, 5 * SIZE, 'what holders hold beyond the capacity is counted too');
   for (const block of blocks) block.release();
   assert.equal(pool.idleCount, 2);
+  assert.deepEqual([pool.usedBytes, pool.peakBytes], [2 * SIZE, 5 * SIZE]);
   // Only two of the five come back; the rest are fresh.
   const again = Array.from({ length: 5 }, () => pool.take(SIZE));
   assert.equal(again.filter((b) => memories.has(b.bytes.buffer)).length, 2);
   assert.equal(pool.idleCount, 0);
 });
 
+test('slabs hold whole buffers and never take the pool past its capacity', () => {
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 5 * SIZE, slabBytes: 2.5 * SIZE });
+  const first = pool.take(SIZE);
+  assert.deepEqual([pool.usedBytes, pool.idleCount], [2 * SIZE, 1], 'a slab of two buffers');
+  const blocks = [first, ...Array.from({ length: 4 }, () => pool.take(SIZE))];
+  // Two slabs of two, then the one buffer left in the capacity.
+  assert.deepEqual([pool.usedBytes, pool.idleCount], [5 * SIZE, 0]);
+  assert.equal(blocks[0].bytes.buffer, blocks[1].bytes.buffer, 'one slab behind the first two');
+  for (const block of blocks) block.release();
+  assert.deepEqual([pool.usedBytes, pool.peakBytes, pool.idleCount], [5 * SIZE, 5 * SIZE, 5]);
+});
+
+test('adopted memory counts in the budget until its release; hasRoom says whether more fits', () => {
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 3 * SIZE, poison: true });
+  const block = pool.take(SIZE);
+  assert.ok(pool.hasRoom(2 * SIZE) && !pool.hasRoom(2 * SIZE + 1));
+  const own = pool.adopt(Buffer.alloc(SIZE + 10, 0x01));
+  assert.equal(pool.usedBytes, 2 * SIZE + 10);
+  assert.ok(!pool.hasRoom(SIZE), 'a buffer more would pass the capacity');
+  own.retain();
+  own.release();
+  assert.equal(pool.usedBytes, 2 * SIZE + 10, 'freed before its last release');
+  own.release();
+  assert.equal(pool.usedBytes, SIZE);
+  assert.ok(own.bytes.every((b) => b === 0xa5), 'adopted memory is poisoned at its release');
+  block.release();
+  assert.equal(pool.peakBytes, 2 * SIZE + 10);
+});
+
 test('poison fills released memory with 0xa5; without poison the bytes are left alone', () => {
-  const poisoned = new BufferPool({ size: SIZE, maxIdle: 2, poison: true });
+  const poisoned = new BufferPool({ size: SIZE, capacityBytes: 2 * SIZE, poison: true });
   const block = poisoned.take(100);
   // Write the whole pooled memory, not just the view.
   const whole = Buffer.from(block.bytes.buffer, block.bytes.byteOffset, SIZE);
@@ -89,15 +120,15 @@ test('poison fills released memory with 0xa5; without poison the bytes are left 
   retained.release();
   assert.ok(retained.bytes.every((b) => b === 0x02), 'poisoned while a reference was held');
 
-  const plain = new BufferPool({ size: SIZE, maxIdle: 2 });
+  const plain = new BufferPool({ size: SIZE, capacityBytes: 2 * SIZE });
   const kept = plain.take(SIZE);
   kept.bytes.fill(0x03);
   kept.release();
   assert.ok(kept.bytes.every((b) => b === 0x03));
 });
 
-test('poison also covers memory the pool does not keep (beyond maxIdle)', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 0, poison: true });
+test('poison also covers memory the pool does not keep (beyond its capacity)', () => {
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 0, poison: true });
   const block = pool.take(SIZE);
   block.bytes.fill(0x07);
   block.release();
@@ -106,7 +137,7 @@ test('poison also covers memory the pool does not keep (beyond maxIdle)', () => 
 });
 
 test('take(length) shorter than size is a view of that length over pooled memory', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 2 });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 2 * SIZE });
   const short = pool.take(100);
   assert.equal(short.bytes.length, 100);
   assert.equal(short.bytes.buffer.byteLength >= SIZE, true);
@@ -125,7 +156,7 @@ test('take(length) shorter than size is a view of that length over pooled memory
 });
 
 test('take(length) longer than size gives an unpooled buffer of that length', () => {
-  const pool = new BufferPool({ size: SIZE, maxIdle: 2, poison: true });
+  const pool = new BufferPool({ size: SIZE, capacityBytes: 2 * SIZE, poison: true });
   const long = pool.take(SIZE + 1);
   assert.equal(long.bytes.length, SIZE + 1);
   long.bytes.fill(0x09);

@@ -18,7 +18,7 @@ const BLOCK = 256 * 1024;
 const CAPACITY = 8 * BLOCK;
 // Released buffers are poisoned and reused at once: a block used after its
 // last release shows as 0xa5 bytes and fails the byte comparisons.
-const pool = new BufferPool({ size: BLOCK, maxIdle: 8, poison: true });
+const pool = new BufferPool({ size: BLOCK, poison: true });
 
 type OpenCache = () => Promise<{ cache: BlockCache; close(): Promise<void> }>;
 
@@ -176,7 +176,7 @@ conformance('RamTier, compressible blocks (kept lz4)', async () => ({ cache: ram
 conformance('TieredCache of two RamTiers', async () => ({ cache: new TieredCache([ram(), ram()]), close: nothingToClose }));
 const disk = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cachalot-conformance-'));
-  const cache = await DiskTier.open({ dir, capacityBytes: CAPACITY, blockSize: BLOCK, pool: new BufferPool({ size: BLOCK, maxIdle: 4, poison: true }), log: silentLogger });
+  const cache = await DiskTier.open({ dir, capacityBytes: CAPACITY, blockSize: BLOCK, pool: new BufferPool({ size: BLOCK, poison: true }), log: silentLogger });
   return { cache, close: async () => (await cache.close(), await rm(dir, { recursive: true, force: true })) };
 };
 

@@ -77,3 +77,45 @@ test('config errors are one line naming the key', () => {
   }
   assert.throws(() => loadMountConfig({ ...base, configFile: '/no/such/file.toml', env: {}, flags: {} }), /ENOENT/);
 });
+
+const MiB = 2 ** 20;
+const memoryOf = (flags: Record<string, string>) => loadMountConfig({ ...base, env: {}, flags }).memory;
+
+test('ram_cache is the one memory budget: readahead, disk writes, compressions and the RAM tier share it', () => {
+  const cases: Array<[Record<string, string>, Partial<ReturnType<typeof memoryOf>>]> = [
+    // The default: a quarter to readahead (at most 1GiB), half of that to disk writes (at most 16), 2 blocks compressing.
+    [{}, { budgetBytes: 1024 * MiB, readaheadBytes: 256 * MiB, readaheadMax: 64 * MiB, pendingWrites: 16, ramCompressing: 2, ramTierBytes: 624 * MiB }],
+    [{ ram_cache: '256MiB' }, { budgetBytes: 256 * MiB, readaheadBytes: 64 * MiB, readaheadMax: 32 * MiB, pendingWrites: 4, ramTierBytes: 144 * MiB }],
+    [{ ram_cache: '16GiB' }, { readaheadBytes: 1024 * MiB, pendingWrites: 16 }],
+    [{ ram_cache: '1GiB', memory_limit: '512MiB', readahead_max: '128MiB' }, { readaheadBytes: 512 * MiB, readaheadMax: 128 * MiB, ramTierBytes: 368 * MiB }],
+    // No RAM tier: readahead and disk writes still have their memory, and that is the budget.
+    [{ ram_cache: '0' }, { budgetBytes: 96 * MiB, readaheadBytes: 64 * MiB, pendingWrites: 4, ramCompressing: 0, ramTierBytes: 0 }],
+    // Room for readahead and one write but not for a RAM tier beside them.
+    [{ ram_cache: '24MiB' }, { budgetBytes: 24 * MiB, readaheadBytes: 16 * MiB, readaheadMax: 8 * MiB, pendingWrites: 1, ramTierBytes: 0 }],
+  ];
+  for (const [flags, expected] of cases) {
+    const memory = memoryOf(flags);
+    assert.deepEqual({ ...memory, ...expected }, memory, JSON.stringify(flags));
+  }
+  for (const ram_cache of ['0', '24MiB', '100MiB', '256MiB', '1GiB', '3GiB', '64GiB']) {
+    const m = memoryOf({ ram_cache });
+    const shares = m.readaheadBytes + (m.pendingWrites + m.ramCompressing) * 8 * MiB + m.ramTierBytes;
+    assert.ok(shares <= m.budgetBytes, `ram_cache ${ram_cache}: shares ${shares} > budget ${m.budgetBytes}`);
+  }
+});
+
+test('memory settings that cannot fit are one-line errors naming the key', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ ram_cache: '16MiB' }, /"ram_cache" \(16\.0 MiB\) must be 0 or at least three blocks/],
+    [{ ram_cache: '256MiB', memory_limit: '256MiB' }, /"memory_limit" \(256\.0 MiB\) and the disk writes it feeds \(128\.0 MiB\) must fit in "ram_cache"/],
+    [{ ram_cache: '256MiB', readahead_max: '64MiB' }, /"readahead_max" \(64\.0 MiB\) must be at most half of "memory_limit" \(64\.0 MiB\)/],
+    [{ memory_limit: '16MiB', block_size: '16MiB' }, /"memory_limit" \(16\.0 MiB\) must be at least two blocks/],
+  ];
+  for (const [flags, pattern] of cases) {
+    assert.throws(
+      () => loadMountConfig({ ...base, env: {}, flags }),
+      (err) => isCachalotError(err, 'InvalidConfig') && pattern.test(err.message) && !err.message.includes('\n'),
+      JSON.stringify(flags),
+    );
+  }
+});

@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/obs/logger';
 import { pooledBlock } from '../support/block-bytes';
 
 const BLOCK = 64 * 1024;
-const pool = new BufferPool({ size: BLOCK, maxIdle: 16, poison: true });
+const pool = new BufferPool({ size: BLOCK, poison: true });
 
 function id(index: number): BlockId {
   return { bucket: 'b', key: 'k', etag: '"e"', index };
@@ -295,7 +295,7 @@ test('kill -9 while writing: after open, index and files agree and every block r
     `const { DiskTier } = require(${JSON.stringify(require.resolve('../../src/block/disk-tier'))});
 const { BufferPool } = require(${JSON.stringify(require.resolve('../../src/block/block-buffer'))});
 const { sampleBytes } = require(${JSON.stringify(require.resolve('../../src/embedded/sample-dataset'))});
-const pool = new BufferPool({ size: ${BLOCK}, maxIdle: 8 });
+const pool = new BufferPool({ size: ${BLOCK} });
 const quiet = { info() {}, warn() {}, error() {} };
 // A disk of 20 blocks with a floor of 4 free: past 16 blocks, every write first evicts, so deletions are in flight too.
 const statfs = async () => ({ freeBytes: ${20 * BLOCK} - tier.stats()[0].usedBytes, totalBytes: ${20 * BLOCK} });

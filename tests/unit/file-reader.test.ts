@@ -10,7 +10,7 @@ import { FailingStore } from '../../src/object/failing-store';
 import { MemoryStore } from '../../src/object/memory-store';
 import { RetryingStore } from '../../src/object/retrying-store';
 import { FileReader } from '../../src/vfs/file-reader';
-import { MemoryBudget } from '../../src/vfs/memory-budget';
+import { HeldBlocks } from '../../src/vfs/held-blocks';
 import type { FileNode } from '../../src/vfs/namespace';
 
 const BLOCK = 64 * 1024;
@@ -21,14 +21,14 @@ function setup(size: number, options: { budget?: number; readaheadMax?: number }
   const info = memory.put('f', bytes);
   const failing = new FailingStore(memory);
   const store = new RetryingStore(failing, { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 2 });
-  const budget = new MemoryBudget(options.budget ?? 64 * BLOCK);
   const node: FileNode = { kind: 'file', key: 'f', size, etag: info.etag, mtime: info.lastModified };
   // One source per mount, as in the daemon: readers of the same block share its GET.
   // Released buffers are poisoned and reused at once: a read that used a block
   // after its release would return 0xa5 bytes and fail the comparisons.
-  const pool = new BufferPool({ size: BLOCK, maxIdle: 4, poison: true });
+  const pool = new BufferPool({ size: BLOCK, capacityBytes: 4 * BLOCK, poison: true });
   const source = new CachingSource(new TieredCache([]), new OriginSource(store, pool));
-  const open = () => new FileReader(node, source, budget, { bucket: 'b', blockSize: BLOCK, readaheadMax: options.readaheadMax ?? 8 * BLOCK });
+  const budget = new HeldBlocks(source, options.budget ?? 64 * BLOCK);
+  const open = () => new FileReader(node, budget, { bucket: 'b', blockSize: BLOCK, readaheadMax: options.readaheadMax ?? 8 * BLOCK });
   return { memory, failing, bytes, budget, pool, open };
 }
 
@@ -106,6 +106,24 @@ test('one budget bounds readahead of all open files together', async () => {
   }
   // Demand blocks are always admitted (one per reader); prefetch never passes the limit.
   assert.ok(peak <= 6 * BLOCK + 4 * BLOCK, `peak ${peak}`);
+  for (const reader of readers) reader.close();
+  assert.equal(budget.inUse, 0);
+});
+
+test('readers of one file share its blocks: each is fetched and counted once', async () => {
+  const { memory, budget, bytes, open } = setup(32 * BLOCK, { budget: 16 * BLOCK });
+  const readers = Array.from({ length: 4 }, open);
+  let peak = 0;
+  for (let pos = 0; pos < bytes.length; pos += 32 * 1024) {
+    // One behind the other, as the kernel's requests for four readers of a file arrive.
+    for (const [i, reader] of readers.entries()) {
+      const at = pos - i * BLOCK;
+      if (at >= 0) assert.deepEqual(await readAt(reader, at, 32 * 1024), bytes.subarray(at, at + 32 * 1024));
+      peak = Math.max(peak, budget.inUse);
+    }
+  }
+  assert.equal(memory.calls.get, 32, 'a block fetched again for a reader behind another');
+  assert.ok(peak <= 16 * BLOCK + 4 * BLOCK, `peak ${peak}`);
   for (const reader of readers) reader.close();
   assert.equal(budget.inUse, 0);
 });

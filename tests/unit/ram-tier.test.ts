@@ -10,7 +10,7 @@ const BLOCK = 256 * 1024;
 const id = (index: number): BlockId => ({ bucket: 'b', key: 'k', etag: '"e"', index });
 
 /** A pool with nothing idle, so idleCount tells which buffers came back. */
-const freshPool = () => new BufferPool({ size: BLOCK, maxIdle: 16, poison: true });
+const freshPool = () => new BufferPool({ size: BLOCK, poison: true });
 const tier = (capacityBlocks = 8, compress?: boolean) => new RamTier({ capacityBytes: capacityBlocks * BLOCK, blockSize: BLOCK, compress });
 
 test('incompressible bytes are kept raw, by reference to the same memory', async () => {

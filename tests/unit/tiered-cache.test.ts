@@ -10,7 +10,7 @@ import { blockBytes, expectBlock, pooledBlock, putBytes } from '../support/block
 const BLOCK = 64 * 1024;
 const at: BlockId = { bucket: 'b', key: 'k', etag: '"e"', index: 0 };
 const bytes = blockBytes('random', 'tiered', BLOCK);
-const pool = new BufferPool({ size: BLOCK, maxIdle: 4, poison: true });
+const pool = new BufferPool({ size: BLOCK, poison: true });
 const ram = () => new RamTier({ capacityBytes: 8 * BLOCK, blockSize: BLOCK });
 
 const putInto = (tier: BlockCache) => putBytes(tier, at, pool, bytes);
