@@ -49,7 +49,7 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
       : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
-    source: new CachingSource(cache, new OriginSource(store, pool)),
+    source: new CachingSource(cache, new OriginSource(store, pool), memory.pendingWrites),
     cache,
     pool,
     close: async () => {

@@ -26,7 +26,7 @@ function setup(size: number, options: { budget?: number; readaheadMax?: number }
   // Released buffers are poisoned and reused at once: a read that used a block
   // after its release would return 0xa5 bytes and fail the comparisons.
   const pool = new BufferPool({ size: BLOCK, capacityBytes: 4 * BLOCK, poison: true });
-  const source = new CachingSource(new TieredCache([]), new OriginSource(store, pool));
+  const source = new CachingSource(new TieredCache([]), new OriginSource(store, pool), 16);
   const budget = new HeldBlocks(source, options.budget ?? 64 * BLOCK);
   const open = () => new FileReader(node, budget, { bucket: 'b', blockSize: BLOCK, readaheadMax: options.readaheadMax ?? 8 * BLOCK });
   return { memory, failing, bytes, budget, pool, open };

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BufferPool, type BlockBuffer } from '../../src/block/block-buffer';
+import { CachingSource } from '../../src/block/caching-source';
+import { OriginSource } from '../../src/block/origin-source';
+import { Slots } from '../../src/block/slots';
+import type { BlockCache, BlockId, BlockRequest, TierStats } from '../../src/block/types';
+import { sampleBytes } from '../../src/embedded/sample-dataset';
+import { MemoryStore } from '../../src/object/memory-store';
+
+const BLOCK = 64 * 1024;
+
+/** A tier that keeps every block it is offered, but only when the test lets its writes finish. */
+class SlowTier implements BlockCache {
+  readonly name = 'slow';
+  readonly kept = new Map<string, Buffer>();
+  writing = 0;
+  private readonly finish: Array<() => void> = [];
+
+  async get(): Promise<BlockBuffer | undefined> {
+    return undefined;
+  }
+
+  async put(id: BlockId, block: BlockBuffer): Promise<void> {
+    this.writing++;
+    await new Promise<void>((resolve) => this.finish.push(resolve));
+    this.kept.set(`${id.key}#${id.index}`, Buffer.from(block.bytes));
+    this.writing--;
+  }
+
+  /** Lets every write waiting so far complete. */
+  drain(): void {
+    this.finish.splice(0).forEach((resolve) => resolve());
+  }
+
+  stats(): TierStats[] {
+    return [];
+  }
+}
+
+test('slots: at most limit holders, the rest served in arrival order', async () => {
+  const slots = new Slots(2);
+  const order: number[] = [];
+  await slots.acquire();
+  await slots.acquire();
+  const third = slots.acquire().then(() => order.push(3));
+  const fourth = slots.acquire().then(() => order.push(4));
+  await Promise.resolve();
+  assert.equal(slots.inUse, 2);
+  assert.deepEqual(order, []);
+  slots.release();
+  await third;
+  slots.release();
+  await fourth;
+  assert.deepEqual(order, [3, 4]);
+  slots.release();
+  slots.release();
+  assert.equal(slots.inUse, 0);
+  assert.throws(() => new Slots(0), RangeError);
+});
+
+test('a read faster than the tiers write waits for them: no block goes uncached, at most maxFilling in flight', async () => {
+  const store = new MemoryStore('b');
+  const blocks = 12;
+  const bytes = sampleBytes('gate', blocks * BLOCK);
+  const info = store.put('f', bytes);
+  let loading = 0;
+  let peakLoading = 0;
+  const origin = new OriginSource(store, new BufferPool({ size: BLOCK }));
+  const counted = {
+    load: async (request: BlockRequest) => {
+      peakLoading = Math.max(peakLoading, ++loading);
+      try {
+        return await origin.load(request);
+      } finally {
+        loading--;
+      }
+    },
+  };
+  const tier = new SlowTier();
+  const source = new CachingSource(tier, counted, 3);
+  const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
+
+  const reads = Array.from({ length: blocks }, (_, i) =>
+    source.load(request(i)).then((block) => {
+      assert.ok(block.bytes.equals(bytes.subarray(i * BLOCK, (i + 1) * BLOCK)), `block ${i}`);
+      block.release();
+    }),
+  );
+  let done = 0;
+  reads.forEach((r) => r.then(() => done++));
+  while (done < blocks) {
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(tier.writing + loading <= 3, `${tier.writing} writes + ${loading} loads in flight`);
+    tier.drain();
+  }
+  await Promise.all(reads);
+  await new Promise((resolve) => setImmediate(resolve));
+  tier.drain();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(tier.kept.size, blocks, 'every block was offered to the tier');
+  assert.ok(peakLoading <= 3, `peak loads in flight ${peakLoading}`);
+});
