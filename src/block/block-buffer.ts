@@ -1,3 +1,5 @@
+import { DIRECT_IO_ALIGNMENT, pageAlignedBuffer } from './aligned-buffer';
+
 /**
  * A block's bytes with a reference count, so that block-sized memory is reused
  * instead of allocated per block: a fresh 8 MiB buffer costs page faults and
@@ -17,7 +19,17 @@ export class BlockBuffer {
     /** Told at the last release: gives the memory back to the pool that counts it. */
     private readonly onFree?: (memory: Buffer) => void,
     private readonly memory: Buffer = bytes,
+    /** memory starts on a page boundary and is a whole number of pages long. */
+    private readonly pageAligned = false,
   ) {}
+
+  /**
+   * The whole page-aligned memory behind `bytes` (which starts at its first
+   * byte), for O_DIRECT I/O; undefined when the memory is not page-aligned.
+   */
+  get directMemory(): Buffer | undefined {
+    return this.pageAligned ? this.memory : undefined;
+  }
 
   retain(count = 1): this {
     if (this.refs <= 0) throw new Error('BlockBuffer retained after its last release');
@@ -73,6 +85,8 @@ export class BufferPool {
   private readonly idle: Buffer[] = [];
   private readonly capacity: number;
   private readonly slabBuffers: number;
+  /** Slabs are page-aligned (native/io) and so is every buffer in them: block sizes are whole pages. */
+  private readonly pageAligned: boolean;
   /** Slabs allocated: kept for reuse, in use or idle. */
   private pooledBytes = 0;
   /** Memory of its own (adopted, or handed out beyond the capacity), until its release. */
@@ -89,6 +103,7 @@ export class BufferPool {
   };
 
   constructor(private readonly options: BufferPoolOptions) {
+    this.pageAligned = options.size % DIRECT_IO_ALIGNMENT === 0;
     this.capacity = options.capacityBytes ?? Infinity;
     this.slabBuffers = Math.max(1, Math.floor((options.slabBytes ?? options.size) / options.size));
   }
@@ -98,7 +113,7 @@ export class BufferPool {
     if (length > size) return BlockBuffer.wrap(Buffer.allocUnsafeSlow(length));
     if (this.idle.length === 0 && !this.grow()) return this.adopt(Buffer.allocUnsafeSlow(length));
     const memory = this.idle.pop()!;
-    return new BlockBuffer(memory.subarray(0, length), this.recycle, memory);
+    return new BlockBuffer(memory.subarray(0, length), this.recycle, memory, this.pageAligned);
   }
 
   /** Counts memory made elsewhere (an lz4 block, a copy) in the budget until its last release. */
@@ -136,7 +151,7 @@ export class BufferPool {
     const { size } = this.options;
     const count = Math.min(this.slabBuffers, Math.floor((this.capacity - this.usedBytes) / size));
     if (count < 1) return false;
-    const slab = Buffer.allocUnsafeSlow(size * count);
+    const slab = this.pageAligned ? pageAlignedBuffer(size * count) : Buffer.allocUnsafeSlow(size * count);
     this.pooledBytes += slab.length;
     this.peak = Math.max(this.peak, this.usedBytes);
     // Handed out from the front of the slab first, so that untouched pages stay unmapped longest.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { BlockBuffer, BufferPool } from './block-buffer';
+import { readDirect, supportsDirectIo, writeDirect } from './direct-io';
 import { CacheDirLock } from './cache-dir-lock';
 import { blockFile, DiskEntry, DiskIndex } from './disk-index';
 import { TinyLfuPolicy } from './tiny-lfu';
@@ -32,6 +33,13 @@ export interface DiskTierOptions {
   maxPendingWrites?: number;
   /** The filesystem's free and total bytes; tests inject one. Default fs.promises.statfs. */
   statfs?: (dir: string) => Promise<DiskSpace>;
+  /**
+   * Read and write block files with O_DIRECT, past the page cache: no copy
+   * into it (a quarter of the daemon's CPU on a cold read, perf), no
+   * writeback work, and no second copy of the cache in memory. Default:
+   * where the filesystem supports it (not tmpfs).
+   */
+  directIo?: boolean;
 }
 
 type Settings = Required<DiskTierOptions>;
@@ -83,9 +91,11 @@ export class DiskTier implements BlockCache {
       minFreeFraction: options.minFreeFraction ?? 0.05,
       maxPendingWrites: options.maxPendingWrites ?? 16,
       statfs: options.statfs ?? freeSpace,
+      directIo: options.directIo ?? false,
     };
     const { dir } = settings;
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    settings.directIo = options.directIo ?? (await supportsDirectIo(dir));
     // Block files are the objects' contents: no other user may read them.
     if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
     const lock = await CacheDirLock.acquire(dir);
@@ -115,7 +125,7 @@ export class DiskTier implements BlockCache {
     }
     const block = this.options.pool.take(entry.length);
     try {
-      await this.readBlock(entry, block.bytes);
+      await this.readBlock(entry, block);
     } catch (err) {
       block.release();
       this.misses++;
@@ -223,7 +233,9 @@ export class DiskTier implements BlockCache {
       await this.deleting.get(key);
       // No fsync: a kill -9 keeps the page cache, and a file torn by a power
       // loss fails its CRC check when read, which deletes it.
-      await writeFile(tmp, block.bytes, { flag: 'wx', mode: 0o600 });
+      const direct = this.options.directIo ? block.directMemory : undefined;
+      if (direct) await writeDirect(tmp, direct, block.bytes.length);
+      else await writeFile(tmp, block.bytes, { flag: 'wx', mode: 0o600 });
       await rename(tmp, join(this.options.dir, file));
       await this.index.put(key, { file, length: block.bytes.length, crc32c: block.crc32c!, lastAccess: Date.now() });
       // Evicted while being written (the disk filling up): the file goes too.
@@ -252,18 +264,13 @@ export class DiskTier implements BlockCache {
     return free >= floor;
   }
 
-  /** Reads the entry's file into bytes, all of it, and checks its CRC32C. */
-  private async readBlock(entry: DiskEntry, bytes: Buffer): Promise<void> {
-    const handle = await openFile(join(this.options.dir, entry.file), 'r');
-    try {
-      for (let offset = 0; offset < bytes.length; ) {
-        const { bytesRead } = await handle.read(bytes, offset, bytes.length - offset, offset);
-        if (bytesRead === 0) throw new Error(`short file: ${offset} of ${bytes.length} bytes`);
-        offset += bytesRead;
-      }
-    } finally {
-      await handle.close();
-    }
+  /** Reads the entry's file into the block, all of it, and checks its CRC32C. */
+  private async readBlock(entry: DiskEntry, block: BlockBuffer): Promise<void> {
+    const path = join(this.options.dir, entry.file);
+    const { bytes } = block;
+    const direct = this.options.directIo ? block.directMemory : undefined;
+    if (direct) await readDirect(path, direct, bytes.length);
+    else await readBuffered(path, bytes);
     if (crc32c(bytes) !== entry.crc32c) throw new Error('CRC32C mismatch');
   }
 
@@ -314,4 +321,17 @@ async function emptyTmp(dir: string): Promise<number> {
 async function freeSpace(dir: string): Promise<DiskSpace> {
   const space = await statfs(dir);
   return { freeBytes: space.bavail * space.bsize, totalBytes: space.blocks * space.bsize };
+}
+
+async function readBuffered(path: string, bytes: Buffer): Promise<void> {
+  const handle = await openFile(path, 'r');
+  try {
+    for (let offset = 0; offset < bytes.length; ) {
+      const { bytesRead } = await handle.read(bytes, offset, bytes.length - offset, offset);
+      if (bytesRead === 0) throw new Error(`short file: ${offset} of ${bytes.length} bytes`);
+      offset += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
 }

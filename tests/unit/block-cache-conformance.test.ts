@@ -174,13 +174,14 @@ const nothingToClose = async () => {};
 conformance('RamTier, incompressible blocks (kept raw)', async () => ({ cache: ram(), close: nothingToClose }));
 conformance('RamTier, compressible blocks (kept lz4)', async () => ({ cache: ram(), close: nothingToClose }), { content: 'compressible' });
 conformance('TieredCache of two RamTiers', async () => ({ cache: new TieredCache([ram(), ram()]), close: nothingToClose }));
-const disk = async () => {
+const disk = async (directIo?: boolean) => {
   const dir = await mkdtemp(join(tmpdir(), 'cachalot-conformance-'));
-  const cache = await DiskTier.open({ dir, capacityBytes: CAPACITY, blockSize: BLOCK, pool: new BufferPool({ size: BLOCK, poison: true }), log: silentLogger });
+  const cache = await DiskTier.open({ dir, capacityBytes: CAPACITY, blockSize: BLOCK, pool: new BufferPool({ size: BLOCK, poison: true }), log: silentLogger, directIo });
   return { cache, close: async () => (await cache.close(), await rm(dir, { recursive: true, force: true })) };
 };
 
-conformance('DiskTier', disk);
+conformance('DiskTier', () => disk());
+conformance('DiskTier through the page cache (no O_DIRECT)', () => disk(false));
 conformance('TieredCache of a RamTier and a DiskTier', async () => {
   const lower = await disk();
   return { cache: new TieredCache([ram(), lower.cache]), close: lower.close };

@@ -118,6 +118,21 @@ test('put then get: the same bytes and CRC; an unknown block is a miss; stats co
   ]);
 });
 
+test('O_DIRECT: blocks of any length are stored at their exact length and read back; the page cache path reads the same files', async (t) => {
+  const { dir, open } = await setup(t);
+  const direct = await open({ directIo: true });
+  const sizes = [BLOCK, 1, 4095, 4097, BLOCK - 1];
+  const contents = sizes.map((size) => randomBytes(size));
+  for (const [i, bytes] of contents.entries()) await put(direct, i, bytes);
+  for (const [i, bytes] of contents.entries()) {
+    await assertHit(direct, i, bytes);
+    assert.equal((await stat(fileOf(dir, i))).size, bytes.length, `block ${i}: the file is as long as the block, not its pages`);
+  }
+  await direct.close();
+  const buffered = await open({ directIo: false });
+  for (const [i, bytes] of contents.entries()) await assertHit(buffered, i, bytes);
+});
+
 test('blocks survive a close and open, in their order of last access', async (t) => {
   const { open } = await setup(t);
   const blocks = Array.from({ length: 4 }, () => randomBytes(BLOCK));

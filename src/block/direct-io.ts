@@ -1,0 +1,62 @@
+import { constants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DIRECT_IO_ALIGNMENT } from './aligned-buffer';
+
+const { O_CREAT, O_DIRECT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY } = constants;
+
+/** Rounded up to whole pages: what O_DIRECT transfers. */
+export const directLength = (length: number) => Math.ceil(length / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+
+/**
+ * Whether files under `dir` can be opened with O_DIRECT. Some filesystems
+ * refuse (EINVAL); a probe that fails for another reason (a full disk) says
+ * no as well: the page cache path works wherever files can be written at all.
+ */
+export async function supportsDirectIo(dir: string): Promise<boolean> {
+  const probe = join(dir, `.direct-io-probe-${process.pid}`);
+  try {
+    await (await open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0o600)).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Writes memory[0, length) to a new file without the page cache. `memory` is
+ * page-aligned and at least directLength(length) long; the page-rounded tail
+ * is cut off after.
+ */
+export async function writeDirect(path: string, memory: Buffer, length: number): Promise<void> {
+  const handle = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o600);
+  try {
+    const padded = directLength(length);
+    for (let offset = 0; offset < padded; ) {
+      const { bytesWritten } = await handle.write(memory, offset, padded - offset, offset);
+      offset += bytesWritten;
+      if (offset < padded && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct write: ${offset} of ${padded} bytes`);
+    }
+    if (padded !== length) await handle.truncate(length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a file of `length` bytes into memory[0, length) without the page cache; `memory` as for writeDirect. */
+export async function readDirect(path: string, memory: Buffer, length: number): Promise<void> {
+  const handle = await open(path, O_RDONLY | O_DIRECT);
+  try {
+    const padded = directLength(length);
+    for (let offset = 0; offset < length; ) {
+      const { bytesRead } = await handle.read(memory, offset, padded - offset, offset);
+      if (bytesRead === 0) throw new Error(`short file: ${offset} of ${length} bytes`);
+      offset += bytesRead;
+      if (offset < length && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct read: ${offset} of ${length} bytes`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
