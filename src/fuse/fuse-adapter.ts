@@ -111,8 +111,8 @@ export async function mountFuse(
         const read = () => vfs.read(fh, buffer, size, offset);
         return serve('read', id, read, (bytes) => {
           metrics?.readBytes.inc(bytes);
-          fuse.replyBuffer(session, id, buffer, bytes);
-          buffers.give(buffer);
+          const reuse = () => buffers.give(buffer);
+          if (!fuse.replyBuffer(session, id, buffer, bytes, reuse)) reuse();
         });
       }
       case FuseOp.Release:

@@ -111,9 +111,43 @@ napi_value ReplyOpen(napi_env env, napi_callback_info info) {
   return c.result(fuse_reply_open(c.req, &fi));
 }
 
-// replyBuffer(handle, id, buffer, length): the bytes are copied into the kernel before this returns.
+// One read reply on its way to the kernel from a libuv worker thread.
+struct AsyncReply {
+  Session* session;
+  fuse_req_t req;
+  const char* data;
+  size_t length;
+  napi_ref buffer;  // keeps the bytes alive until the kernel has copied them
+  napi_ref done;
+  napi_async_work work;
+};
+
+void WriteReply(napi_env, void* data) {
+  auto* r = static_cast<AsyncReply*>(data);
+  fuse_reply_buf(r->req, r->data, r->length);
+}
+
+void ReplyWritten(napi_env env, napi_status, void* data) {
+  auto* r = static_cast<AsyncReply*>(data);
+  napi_value done, global;
+  napi_get_reference_value(env, r->done, &done);
+  napi_get_global(env, &global);
+  napi_delete_reference(env, r->buffer);
+  napi_delete_reference(env, r->done);
+  napi_delete_async_work(env, r->work);
+  Session* s = r->session;
+  delete r;
+  s->replyWritten();
+  napi_call_function(env, global, done, 0, nullptr, nullptr);
+}
+
+// replyBuffer(handle, id, buffer, length, done): the copy into the kernel (a
+// memcpy of up to 1 MiB into the reader's pages) runs on a libuv worker
+// thread, not the JS thread, which it was the largest cost of; done() is
+// called once the kernel has the bytes and the buffer may be reused. Not
+// called when the id was not in flight (the return value is false).
 napi_value ReplyBuffer(napi_env env, napi_callback_info info) {
-  Call c(env, info, 4);
+  Call c(env, info, 5);
   if (!c.req) return c.result(-1);
   void* data = nullptr;
   size_t capacity = 0;
@@ -122,8 +156,15 @@ napi_value ReplyBuffer(napi_env env, napi_callback_info info) {
     return Throw(env, "replyBuffer: not a Buffer");
   }
   size_t length = static_cast<size_t>(c.number(3));
-  if (length > capacity) length = capacity;
-  return c.result(fuse_reply_buf(c.req, static_cast<const char*>(data), length));
+  auto* r = new AsyncReply{c.session, c.req, static_cast<const char*>(data), length < capacity ? length : capacity, nullptr, nullptr, nullptr};
+  napi_create_reference(env, c.argv[2], 1, &r->buffer);
+  napi_create_reference(env, c.argv[4], 1, &r->done);
+  napi_value name;
+  napi_create_string_utf8(env, "cachalot-fuse-reply", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, nullptr, name, WriteReply, ReplyWritten, r, &r->work);
+  c.session->replyStarted();
+  napi_queue_async_work(env, r->work);
+  return c.result(0);
 }
 
 // replyStatfs(handle, id, blockSize, blocks, blocksFree, files, nameMax)

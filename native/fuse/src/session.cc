@@ -129,11 +129,21 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   s->unmounted = true;
   s->inFlight.clear();
   s->freeIds.clear();
-  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+  if (s->repliesInFlight > 0) {
+    s->releaseWhenWritten = true;
+  } else {
+    s->release();
+  }
   return nullptr;
 }
 
 }  // namespace
+
+void Session::replyWritten() {
+  if (--repliesInFlight == 0 && releaseWhenWritten) release();
+}
+
+void Session::release() { napi_release_threadsafe_function(tsfn, napi_tsfn_release); }
 
 uint32_t Session::track(fuse_req_t req) {
   if (freeIds.empty()) {

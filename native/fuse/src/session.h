@@ -51,6 +51,15 @@ struct Session {
   std::vector<fuse_req_t> inFlight;
   std::vector<uint32_t> freeIds;
 
+  // Replies being written by worker threads: the session is freed only after
+  // the last (destroy() waits for them).
+  uint32_t repliesInFlight = 0;
+  bool releaseWhenWritten = false;
+  void replyStarted() { repliesInFlight++; }
+  void replyWritten();
+  // Lets the threadsafe function go, which frees the session once it drains.
+  void release();
+
   uint32_t track(fuse_req_t req);
   // Takes the request for a reply; null when the id is not in flight.
   fuse_req_t take(uint32_t id);
