@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'MountFailed'
   | 'CacheDirBusy'
   | 'NoDaemon'
+  | 'Unauthenticated'
+  | 'ListenFailed'
   | 'Internal';
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

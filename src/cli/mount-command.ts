@@ -31,6 +31,10 @@ interface MountFlags {
   logLevel?: string;
   logFile?: string;
   foreground?: boolean;
+  meta?: string;
+  nodeId?: string;
+  peerListen?: string;
+  tokenFile?: string;
 }
 
 const int = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
@@ -62,6 +66,10 @@ export function mountCommand(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn or error (default info)')
     .option('--log-file <file>', 'log file (default: stdout in the foreground, CACHE_DIR/cachalot.log otherwise)')
     .option('--foreground', 'stay in the foreground; Ctrl-C unmounts')
+    .option('--meta <host:port>', 'join the cluster of this metadata service (docs/CLUSTER.md)')
+    .option('--node-id <id>', "this node's id in the cluster (default: hostname and a hash of the mountpoint)")
+    .option('--peer-listen <host:port>', 'peer address advertised to the cluster (the peer service itself is not built yet)')
+    .option('--token-file <file>', 'file holding the cluster secret; required with --meta')
     .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
       let config: MountConfig;
       try {
@@ -91,6 +99,10 @@ export function mountCommand(): Command {
             metrics: flags.metrics,
             log_level: flags.logLevel,
             log_file: flags.logFile,
+            meta: flags.meta,
+            node_id: flags.nodeId,
+            peer_listen: flags.peerListen,
+            token_file: flags.tokenFile && resolve(flags.tokenFile),
           },
         });
       } catch (err) {

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command';
+import { metaCommand } from './meta-command';
 import { mountCommand } from './mount-command';
 import { statsCommand } from './stats-command';
+import { statusCommand } from './status-command';
 import { unmountCommand } from './unmount-command';
 
 export function buildProgram(): Command {
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .addCommand(mountCommand())
     .addCommand(unmountCommand())
     .addCommand(statsCommand())
+    .addCommand(metaCommand())
+    .addCommand(statusCommand())
     .addCommand(demoCommand());
   // addCommand does not pass these settings on: every command gets them.
   for (const command of [program, ...program.commands]) usageErrorsAsOneLine(command);

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseToml } from 'smol-toml';
 import { ZodError } from 'zod';
 import { CachalotError } from '../errors';
 import { parseS3Uri } from '../object/s3-uri';
 import { planMemory } from './memory-plan';
-import { MOUNT_DEFAULTS, MountConfig, MountSettings, mountSettingsSchema } from './mount-config';
+import { ClusterNodeConfig, MOUNT_DEFAULTS, MountConfig, MountSettings, mountSettingsSchema } from './mount-config';
 
 type RawSettings = Record<string, unknown>;
 
@@ -93,7 +95,25 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     requestTimeoutMs: s.request_timeout ?? d.requestTimeoutMs,
     maxAttempts: s.max_attempts ?? d.maxAttempts,
     s3MaxConnections: s.s3_max_connections ?? d.s3MaxConnections,
+    cluster: clusterNode(s, sources.mountpoint),
   };
+}
+
+/** The cluster keys go together: meta needs the token, and the others mean nothing without meta. */
+function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | undefined {
+  if (s.meta === undefined) {
+    const stray = (['node_id', 'peer_listen', 'token_file'] as const).find((key) => s[key] !== undefined);
+    if (stray) throw new CachalotError('InvalidConfig', `"${stray}" needs "meta" (the metadata service's HOST:PORT)`);
+    return undefined;
+  }
+  if (s.token_file === undefined) throw new CachalotError('InvalidConfig', `"meta" needs "token_file" (the cluster secret)`);
+  return { meta: s.meta, nodeId: s.node_id ?? defaultNodeId(mountpoint), peerListen: s.peer_listen, tokenFile: s.token_file };
+}
+
+/** Unique per host and mountpoint, and the same across restarts of the mount (so a restart rejoins as itself). */
+function defaultNodeId(mountpoint: string): string {
+  const host = hostname().replace(/[^\w.:-]/g, '-') || 'node';
+  return `${host}-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 8)}`;
 }
 
 function dropUndefined(raw: RawSettings): RawSettings {

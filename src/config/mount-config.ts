@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LOG_LEVELS } from '../obs/logger';
+import { HOST_PORT_PATTERN } from './host-port';
 import type { MemoryPlan } from './memory-plan';
 import { parseDuration, parseSize } from './units';
 
@@ -32,6 +34,16 @@ export interface MountConfig {
   requestTimeoutMs: number;
   maxAttempts: number;
   s3MaxConnections: number;
+  /** Set with `meta`: this mount is a node of a cluster (docs/CLUSTER.md). */
+  cluster?: ClusterNodeConfig;
+}
+
+export interface ClusterNodeConfig {
+  meta: string;
+  nodeId: string;
+  /** Advertised to the other members; the peer service that will listen there is a later step. */
+  peerListen?: string;
+  tokenFile: string;
 }
 
 const size = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseSize(v, what));
@@ -42,7 +54,9 @@ const fraction = (what: string) =>
   z.union([z.string().regex(/^\d+(\.\d+)?%$/, `${what}: a percentage such as "5%"`), z.number().min(0).max(0.9)])
     .transform((v) => (typeof v === 'string' ? parseFloat(v) / 100 : v))
     .refine((v) => v >= 0 && v <= 0.9, 'must be from 0% to 90%');
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'HOST:PORT');
+const hostPort = z.string().regex(HOST_PORT_PATTERN, 'HOST:PORT');
+
+const NODE_ID_PATTERN = /^[A-Za-z0-9][\w.:-]{0,127}$/;
 
 /** The config file's and the flags' keys (snake_case, as in the TOML file). Unknown keys are errors. */
 export const mountSettingsSchema = z
@@ -67,11 +81,15 @@ export const mountSettingsSchema = z
     read_only: z.boolean().optional(),
     allow_other: z.boolean().optional(),
     metrics: hostPort.optional(),
-    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+    log_level: z.enum(LOG_LEVELS).optional(),
     log_file: z.string().optional(),
     request_timeout: duration('request_timeout').optional(),
     max_attempts: z.number().int().min(1).max(20).optional(),
     s3_max_connections: z.number().int().min(1).max(1024).optional(),
+    meta: hostPort.optional(),
+    node_id: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_", ":" or "-", at most 128').optional(),
+    peer_listen: hostPort.optional(),
+    token_file: z.string().min(1).optional(),
   })
   .strict();
 

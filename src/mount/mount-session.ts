@@ -10,7 +10,9 @@ import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
 import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
+import type { ClusterMember } from '../meta/cluster-member';
 import { openBlockStack } from './block-stack';
+import { joinCluster } from './join-cluster';
 import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
@@ -64,10 +66,12 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   let fuse: FuseMount | undefined;
   let metricsServer: Server | undefined;
   let controlServer: Server | undefined;
+  let member: ClusterMember | undefined;
   try {
+    member = await joinCluster(config, blocks.cache, log);
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(controlSocketPath(config.mountpoint), {
-      '/stats': () => mountStats(config, blocks.cache, metrics, startedAt),
+      '/stats': () => mountStats(config, blocks.cache, metrics, startedAt, member),
     });
     fuse = await mountFuse(
       config.mountpoint,
@@ -79,6 +83,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     );
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
+    await member?.leave();
     metricsServer?.close();
     controlServer?.close();
     await blocks.close();
@@ -104,6 +109,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
           await unmountPath(config.mountpoint, true);
         });
       }
+      await member?.leave();
       await vfs.close();
       await blocks.close();
       metricsServer?.close();

@@ -1,6 +1,7 @@
 import type { Counter } from 'prom-client';
 import type { BlockCache, TierStats } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
+import type { ClusterMember, MembershipStatus } from '../meta/cluster-member';
 import type { Metrics } from '../obs/metrics';
 
 /**
@@ -15,9 +16,11 @@ export interface MountStats {
   tiers: TierStats[];
   s3: { getRequests: number; getBytes: number; headRequests: number; listRequests: number; errors: number; retries: number };
   reads: { bytes: number; openFiles: number };
+  /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
+  cluster?: MembershipStatus;
 }
 
-export async function mountStats(config: MountConfig, cache: BlockCache, metrics: Metrics, startedAt: number): Promise<MountStats> {
+export async function mountStats(config: MountConfig, cache: BlockCache, metrics: Metrics, startedAt: number, member?: ClusterMember): Promise<MountStats> {
   const requests = await byLabel(metrics.s3Requests, 'op');
   return {
     mountpoint: config.mountpoint,
@@ -34,6 +37,7 @@ export async function mountStats(config: MountConfig, cache: BlockCache, metrics
       retries: await total(metrics.s3Retries),
     },
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
+    cluster: member?.status(),
   };
 }
 

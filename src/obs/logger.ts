@@ -2,6 +2,9 @@ import pino, { Logger } from 'pino';
 
 export type { Logger };
 
+/** What every log-level flag and key accepts. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
 /** Log bytes held in memory while the log file cannot take them; beyond, lines are dropped. */
 const MAX_PENDING_LOG_BYTES = 16 * 2 ** 20;
 

@@ -5,6 +5,7 @@ import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -195,6 +196,9 @@ describe('invalid input is refused before anything starts (exit code 2)', () => 
     [['--metadata-ttl', 'soon'], /metadata_ttl/],
     [['--metrics', 'no-port'], /metrics/],
     [['--endpoint', 'not a url'], /endpoint/],
+    [['--meta', '127.0.0.1:7000'], /"meta" needs "token_file"/],
+    [['--node-id', 'gpu-01'], /"node_id" needs "meta"/],
+    [['--meta', 'no-port', '--token-file', '/dev/null'], /meta/],
   ];
   for (const [args, pattern] of badFlags) {
     test(`bad flag value: ${args.join(' ')}`, async () => {
@@ -284,8 +288,56 @@ describe('mount --help', () => {
     for (const flag of FLAGS) assert.ok(result.stdout.includes(flag), `--help lists ${flag}`);
   });
 
-  test('lists the cluster flags of the contract (--meta, --node-id, --peer-listen)', { todo: 'cluster mode is not built yet' }, async () => {
+  test('lists the cluster flags of the contract (--meta, --node-id, --peer-listen) and --token-file', async () => {
     const result = await runCli(['mount', '--help'], s3.env);
-    for (const flag of ['--meta ', '--node-id', '--peer-listen']) assert.ok(result.stdout.includes(flag), `--help lists ${flag.trim()}`);
+    for (const flag of ['--meta ', '--node-id', '--peer-listen', '--token-file']) assert.ok(result.stdout.includes(flag), `--help lists ${flag.trim()}`);
+  });
+});
+
+describe('meta and status: bad input is one line', () => {
+  const tokenFile = () => {
+    const path = join(work, 'token');
+    writeFileSync(path, 'cli-errors-token\n', { mode: 0o600 });
+    return path;
+  };
+
+  const usage: Array<[string[], RegExp]> = [
+    [['meta', '--data-dir', 'd', '--token-file', 't'], /--listen/],
+    [['meta', '--listen', 'no-port', '--data-dir', 'd', '--token-file', 't'], /--listen.*HOST:PORT/],
+    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--lease-ms', '5'], /--lease-ms/],
+    [['status', '--token-file', 't'], /--meta/],
+    [['status', '--meta', '127.0.0.1:1'], /--token-file/],
+  ];
+  for (const [args, pattern] of usage) {
+    test(`usage: cachalot ${args.join(' ')}`, async () => {
+      assertOneLineError(await runCli(args, s3.env), pattern, 2);
+    });
+  }
+
+  test('a token file that is missing or empty (exit 2)', async () => {
+    const missing = join(work, 'no-token');
+    assertOneLineError(await runCli(['status', '--meta', '127.0.0.1:1', '--token-file', missing], s3.env), /no-token: ENOENT/, 2);
+    const empty = join(work, 'empty-token');
+    writeFileSync(empty, '\n', { mode: 0o600 });
+    assertOneLineError(await runCli(['meta', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'meta'), '--token-file', empty], s3.env), /empty-token is empty/, 2);
+  });
+
+  test('status of a meta nobody serves: unreachable, in bounded time (exit 1)', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    assertOneLineError(await runCli(['status', '--meta', `127.0.0.1:${port}`, '--token-file', tokenFile()], s3.env), /unreachable/, 1);
+    assert.ok(Date.now() - started < 15_000);
+  });
+
+  test('meta on an address in use (exit 1)', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const result = await runCli(['meta', '--listen', `127.0.0.1:${port}`, '--data-dir', join(work, 'meta-busy'), '--token-file', tokenFile()], s3.env, 15_000);
+      assertOneLineError(result, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`), 1);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -119,3 +119,23 @@ test('memory settings that cannot fit are one-line errors naming the key', () =>
     );
   }
 });
+
+test('cluster keys: meta needs token_file, the others need meta; the node id defaults to hostname and mountpoint', () => {
+  const load = (flags: Record<string, unknown>, mountpoint = '/mnt/x') => loadMountConfig({ ...base, mountpoint, env: {}, flags });
+  assert.equal(load({}).cluster, undefined);
+  const cluster = load({ meta: '127.0.0.1:7000', token_file: '/etc/cachalot/token', peer_listen: '10.0.0.5:7001' }).cluster;
+  assert.equal(cluster?.meta, '127.0.0.1:7000');
+  assert.equal(cluster?.peerListen, '10.0.0.5:7001');
+  assert.match(cluster?.nodeId ?? '', /^[A-Za-z0-9][\w.:-]*-[0-9a-f]{8}$/);
+  const flags = { meta: '127.0.0.1:7000', token_file: '/t' };
+  assert.equal(load(flags).cluster?.nodeId, cluster?.nodeId, 'the same across restarts');
+  assert.notEqual(load(flags, '/mnt/y').cluster?.nodeId, cluster?.nodeId, 'another mountpoint, another node');
+  assert.equal(load({ ...flags, node_id: 'gpu-07' }).cluster?.nodeId, 'gpu-07');
+  const invalid = (settings: Record<string, unknown>, pattern: RegExp) =>
+    assert.throws(() => load(settings), (err) => isCachalotError(err, 'InvalidConfig') && pattern.test(err.message), JSON.stringify(settings));
+  invalid({ meta: '127.0.0.1:7000' }, /"meta" needs "token_file"/);
+  invalid({ node_id: 'a' }, /"node_id" needs "meta"/);
+  invalid({ token_file: '/t' }, /"token_file" needs "meta"/);
+  invalid({ ...flags, node_id: 'has space' }, /node_id/);
+  invalid({ meta: 'no-port', token_file: '/t' }, /meta.*HOST:PORT/);
+});

@@ -1,0 +1,48 @@
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { readClusterToken } from '../cluster/cluster-token';
+import { routeGrpcLogs } from '../cluster/grpc-logs';
+import { formatBytes } from '../config/units';
+import { ClusterStatus, clusterStatus } from '../meta/cluster-status';
+import { createMetaClient } from '../meta/meta-client';
+import { silentLogger } from '../obs/logger';
+import { die } from './exit';
+import { hostPortArg } from './option-parsers';
+import { hitRatio, textTable } from './text-table';
+
+const TIMEOUT_MS = 5000;
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('cluster members, their caches and the epoch, from meta (docs/CLUSTER.md)')
+    .requiredOption('--meta <host:port>', 'the metadata service', hostPortArg)
+    .requiredOption('--token-file <file>', 'file holding the cluster secret')
+    .option('--json', 'print one JSON object (stable shape, docs/CLUSTER.md)')
+    .action(async (flags: { meta: string; tokenFile: string; json?: boolean }) => {
+      routeGrpcLogs(silentLogger);
+      try {
+        const { token, warning } = readClusterToken(resolve(flags.tokenFile));
+        if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+        const client = createMetaClient(flags.meta, token);
+        const view = await client.members(TIMEOUT_MS).finally(() => client.close());
+        const status = clusterStatus(view);
+        process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : describe(flags.meta, status));
+      } catch (err) {
+        die(err);
+      }
+    });
+}
+
+function describe(meta: string, s: ClusterStatus): string {
+  const rows = [['id', 'address', 'state', 'lease age', 'used', 'capacity', 'hits', 'misses', 'hit ratio']];
+  for (const m of s.members) {
+    rows.push([m.id, m.address || '-', m.state, `${(m.leaseAgeMs / 1000).toFixed(1)} s`, formatBytes(m.usedBytes), formatBytes(m.capacityBytes), String(m.hits), String(m.misses), hitRatio(m)]);
+  }
+  const t = s.totals;
+  return [
+    `meta ${meta}: epoch ${s.epoch}, ${t.members} members (${t.alive} alive)`,
+    ...(s.members.length ? [textTable(rows)] : []),
+    `cluster cache: ${formatBytes(t.usedBytes)} of ${formatBytes(t.capacityBytes)} used; hit ratio ${hitRatio(t)}`,
+    '',
+  ].join('\n');
+}

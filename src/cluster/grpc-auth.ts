@@ -1,0 +1,52 @@
+import {
+  InterceptingCall,
+  Interceptor,
+  Metadata,
+  ResponderBuilder,
+  ServerInterceptingCall,
+  ServerInterceptor,
+  ServerListenerBuilder,
+  status,
+} from '@grpc/grpc-js';
+import { tokensMatch } from './cluster-token';
+
+/**
+ * The cluster secret on the wire: every call carries `authorization: Bearer
+ * <token>` as gRPC metadata, and servers (meta, and the peer service of a
+ * later step) refuse a call without it, whatever its method or kind.
+ * Over plain TCP until TLS comes (docs/CLUSTER.md).
+ */
+const HEADER = 'authorization';
+const SCHEME = 'Bearer ';
+
+/** Adds the token to every call of a client. */
+export function bearerTokenInterceptor(token: string): Interceptor {
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start: (metadata, listener, next) => {
+        metadata.set(HEADER, SCHEME + token);
+        next(metadata, listener);
+      },
+    });
+}
+
+/** Refuses (UNAUTHENTICATED, one line) every call whose token is missing or wrong, before any handler runs. */
+export function requireBearerToken(token: string, onRefused?: (peer: string, reason: string) => void): ServerInterceptor {
+  return (_method, call) => {
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const reason = refusal(metadata, token);
+        if (reason === undefined) return next(metadata);
+        onRefused?.(call.getPeer(), reason);
+        call.sendStatus({ code: status.UNAUTHENTICATED, details: `${reason} (check --token-file)` });
+      })
+      .build();
+    return new ServerInterceptingCall(call, new ResponderBuilder().withStart((next) => next(listener)).build());
+  };
+}
+
+function refusal(metadata: Metadata, token: string): string | undefined {
+  const value = metadata.get(HEADER)[0];
+  if (typeof value !== 'string' || !value.startsWith(SCHEME)) return 'no cluster token';
+  return tokensMatch(value.slice(SCHEME.length), token) ? undefined : 'wrong cluster token';
+}

@@ -1,0 +1,50 @@
+import { Client, closeClient, credentials, type ServiceError } from '@grpc/grpc-js';
+import { bearerTokenInterceptor } from '../cluster/grpc-auth';
+import { fromGrpcError } from '../cluster/grpc-errors';
+import { metaService } from './meta-proto';
+import type { HeartbeatReply, HeartbeatRequest, Lease, MembershipView, RegisterRequest } from './types';
+
+/** Calls to meta, each with a deadline; failures are one-line CachalotErrors (Unauthenticated, EndpointUnreachable, Timeout, ...). */
+export interface MetaClient {
+  readonly address: string;
+  register(request: RegisterRequest, timeoutMs: number): Promise<Lease>;
+  heartbeat(request: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatReply>;
+  /** Returns the epoch after the node left. */
+  leave(nodeId: string, timeoutMs: number): Promise<number>;
+  members(timeoutMs: number): Promise<MembershipView>;
+  close(): void;
+}
+
+export interface MetaClientOptions {
+  /**
+   * Longest wait between reconnection attempts while meta is down. gRPC's
+   * default grows to two minutes; a node wants to rejoin within a few
+   * heartbeats of meta coming back.
+   */
+  maxReconnectBackoffMs?: number;
+}
+
+type Unary = (request: unknown, options: { deadline: number }, callback: (err: ServiceError | null, reply: unknown) => void) => void;
+
+export function createMetaClient(address: string, token: string, options: MetaClientOptions = {}): MetaClient {
+  const Meta = metaService();
+  const backoff = options.maxReconnectBackoffMs ?? 1000;
+  // Plain TCP until TLS comes (docs/CLUSTER.md); the token rides on every call.
+  const client = new Meta(address, credentials.createInsecure(), {
+    interceptors: [bearerTokenInterceptor(token)],
+    'grpc.initial_reconnect_backoff_ms': Math.min(backoff, 1000),
+    'grpc.max_reconnect_backoff_ms': backoff,
+  }) as Client & Record<string, Unary>;
+  const call = <T>(method: string, request: unknown, timeoutMs: number): Promise<T> =>
+    new Promise((resolve, reject) => {
+      client[method](request, { deadline: Date.now() + timeoutMs }, (err, reply) => (err ? reject(fromGrpcError(err, `meta ${address}`)) : resolve(reply as T)));
+    });
+  return {
+    address,
+    register: (request, timeoutMs) => call<Lease>('Register', request, timeoutMs),
+    heartbeat: (request, timeoutMs) => call<HeartbeatReply>('Heartbeat', request, timeoutMs),
+    leave: async (nodeId, timeoutMs) => (await call<{ epoch: number }>('Leave', { nodeId }, timeoutMs)).epoch,
+    members: (timeoutMs) => call<MembershipView>('Members', {}, timeoutMs),
+    close: () => closeClient(client),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The contract of the metadata service (proto/cachalot/meta.proto), as the
+ * TypeScript shapes @grpc/proto-loader gives and takes (camelCase fields,
+ * 64-bit integers as numbers).
+ */
+
+export interface RegisterRequest {
+  nodeId: string;
+  /** HOST:PORT of the node's peer service; empty when it serves no peers. */
+  peerAddress: string;
+  capacityBytes: number;
+}
+
+export interface Lease {
+  leaseTtlMs: number;
+  epoch: number;
+}
+
+/** A node's cache figures, sent with every heartbeat (counters since its daemon started). */
+export interface NodeFigures {
+  usedBytes: number;
+  hits: number;
+  misses: number;
+}
+
+export interface HeartbeatRequest extends NodeFigures {
+  nodeId: string;
+}
+
+export interface HeartbeatReply {
+  epoch: number;
+  /** Meta does not know the node (it restarted, or the lease lapsed): register again. */
+  unknown: boolean;
+}
+
+/** "late": a heartbeat is overdue but the lease has not lapsed yet. */
+export type MemberState = 'alive' | 'late';
+
+export interface Member extends NodeFigures {
+  id: string;
+  address: string;
+  state: MemberState;
+  leaseAgeMs: number;
+  capacityBytes: number;
+}
+
+export interface MembershipView {
+  epoch: number;
+  members: Member[];
+}
+
+/** Where meta keeps its epoch, so that epochs never go backwards across a restart. */
+export interface EpochStore {
+  /** The last epoch saved; 0 when none was. */
+  load(): number;
+  /** Durable when it returns; throws when it cannot be (then the change is not made). */
+  save(epoch: number): void;
+}

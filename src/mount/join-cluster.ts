@@ -1,0 +1,38 @@
+import type { BlockCache, TierStats } from '../block/types';
+import { readClusterToken } from '../cluster/cluster-token';
+import { routeGrpcLogs } from '../cluster/grpc-logs';
+import type { MountConfig } from '../config/mount-config';
+import { ClusterMember } from '../meta/cluster-member';
+import { createMetaClient } from '../meta/meta-client';
+import type { NodeFigures } from '../meta/types';
+import type { Logger } from '../obs/logger';
+
+/**
+ * With --meta: registers this mount as a cluster node and keeps it a member
+ * until leave(). Fails only when meta refuses the node (wrong token); an
+ * unreachable meta is tried again in the background while the mount serves.
+ */
+export async function joinCluster(config: MountConfig, cache: BlockCache, log: Logger): Promise<ClusterMember | undefined> {
+  const { cluster } = config;
+  if (!cluster) return undefined;
+  const { token, warning } = readClusterToken(cluster.tokenFile);
+  if (warning) log.warn(warning);
+  routeGrpcLogs(log);
+  const member = new ClusterMember({
+    client: createMetaClient(cluster.meta, token),
+    node: { nodeId: cluster.nodeId, peerAddress: cluster.peerListen ?? '', capacityBytes: sum(cache.stats(), 'capacityBytes') },
+    figures: () => cacheFigures(cache.stats()),
+    log,
+  });
+  await member.join();
+  return member;
+}
+
+/** A block is a hit when any tier had it, a miss when the last tier did not either (it came from S3). */
+function cacheFigures(tiers: TierStats[]): NodeFigures {
+  return { usedBytes: sum(tiers, 'usedBytes'), hits: sum(tiers, 'hits'), misses: tiers.at(-1)?.misses ?? 0 };
+}
+
+function sum(tiers: TierStats[], field: 'capacityBytes' | 'usedBytes' | 'hits'): number {
+  return tiers.reduce((total, tier) => total + tier[field], 0);
+}

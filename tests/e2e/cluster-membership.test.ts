@@ -1,0 +1,256 @@
+// Cluster membership with real processes on 127.0.0.1: `cachalot meta`, three
+// mounts that join it, `cachalot status`. A node killed with -9 is dropped
+// once its lease lapses; with meta stopped the mounts go on serving; a
+// restarted meta sees them again at a higher epoch; a wrong token is refused.
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ClusterStatus } from '../../src/meta/cluster-status';
+import type { MountStats } from '../../src/mount/mount-stats';
+import { assertSameBytes, childExit, freePort, killChild, MiB, mountAt, patternBytes, processesMentioning, putObject, waitFor } from '../support/e2e-helpers';
+import { CACHALOT, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
+import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
+
+const BUCKET = 'cluster';
+/** Short, so the test is quick: heartbeats every 500 ms. */
+const LEASE_MS = 1500;
+const OBJECTS = new Map<string, Buffer>([
+  ['train/shard-0.bin', patternBytes(3 * MiB + 17, 1)],
+  ['train/shard-1.bin', patternBytes(2 * MiB, 2)],
+  ['train/shard-2.bin', patternBytes(MiB - 5, 3)],
+  ['labels.txt', Buffer.from('cat\ndog\n')],
+]);
+
+interface Node {
+  id: string;
+  mountpoint: string;
+  child: ChildProcess;
+}
+
+let s3: S3Fixture;
+let work: string;
+let tokenFile: string;
+let wrongTokenFile: string;
+let metaPort: number;
+let meta: ChildProcess | undefined;
+const children: ChildProcess[] = [];
+const mountpoints: string[] = [];
+const nodes: Node[] = [];
+
+before(async () => {
+  s3 = await startS3Fixture([BUCKET]);
+  for (const [key, bytes] of OBJECTS) await putObject(s3, BUCKET, key, bytes);
+  work = mkdtempSync(join(tmpdir(), 'cachalot-cluster-'));
+  tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, 'e2e-cluster-secret-0123456789\n', { mode: 0o600 });
+  wrongTokenFile = join(work, 'wrong-token');
+  writeFileSync(wrongTokenFile, 'not-the-cluster-secret\n', { mode: 0o600 });
+  metaPort = await freePort();
+});
+
+after(async () => {
+  for (const child of children) await killChild(child);
+  for (const mp of mountpoints) await forceUnmount(mp);
+  // A background daemon of a failed mount attempt, if any was left: by PID.
+  for (const mp of mountpoints) for (const pid of processesMentioning(mp)) process.kill(pid, 'SIGKILL');
+  await s3?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** `cachalot meta` on the test's fixed port and data dir, as a child the test owns. */
+async function startMeta(): Promise<ChildProcess> {
+  const child = spawn(
+    CACHALOT,
+    ['meta', '--listen', `127.0.0.1:${metaPort}`, '--data-dir', join(work, 'meta-data'), '--token-file', tokenFile, '--lease-ms', String(LEASE_MS), '--log-level', 'warn'],
+    { env: s3.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const listening = await waitFor(() => child.exitCode !== null || /meta listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1], 15_000);
+  assert.equal(listening, String(metaPort), `meta prints the address it serves: ${JSON.stringify(output)}`);
+  return child;
+}
+
+async function startNode(index: number): Promise<Node> {
+  const id = `node-${index}`;
+  const mountpoint = join(work, `mnt-${index}`);
+  mkdirSync(mountpoint);
+  mountpoints.push(mountpoint);
+  const child = await mountForeground(`s3://${BUCKET}`, mountpoint, s3.env, [
+    ...['--cache-dir', join(work, `cache-${index}`), '--ram-cache', '64MiB', '--disk-cache', '256MiB', '--block-size', '1MiB'],
+    ...['--meta', `127.0.0.1:${metaPort}`, '--node-id', id, '--peer-listen', `127.0.0.1:${await freePort()}`, '--token-file', tokenFile],
+  ]);
+  children.push(child);
+  return { id, mountpoint, child };
+}
+
+function status(args: string[] = [], token = tokenFile): Promise<CliResult> {
+  return runCli(['status', '--meta', `127.0.0.1:${metaPort}`, '--token-file', token, ...args], s3.env, 15_000);
+}
+
+async function statusJson(): Promise<ClusterStatus> {
+  const result = await status(['--json']);
+  assert.equal(result.code, 0, `cachalot status --json: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout) as ClusterStatus;
+}
+
+/** Polls status until check holds; returns the last status seen (the caller asserts on it). */
+async function statusUntil(check: (s: ClusterStatus) => boolean, timeoutMs: number): Promise<ClusterStatus> {
+  let last = await statusJson();
+  await waitFor(async () => check((last = await statusJson())), timeoutMs, 100);
+  return last;
+}
+
+async function statsOf(node: Node): Promise<MountStats> {
+  const result = await runCli(['stats', node.mountpoint, '--json'], s3.env);
+  assert.equal(result.code, 0, `cachalot stats ${node.mountpoint}: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout) as MountStats;
+}
+
+async function assertReadsMatchS3(node: Node, what: string): Promise<void> {
+  assert.deepEqual((await readdir(join(node.mountpoint, 'train'))).sort(), ['shard-0.bin', 'shard-1.bin', 'shard-2.bin']);
+  for (const [key, expected] of OBJECTS) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);
+}
+
+function assertOneLineError(result: CliResult, pattern: RegExp): void {
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  assert.equal(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
+  assert.match(lines[0], /^cachalot: error: /);
+  assert.match(lines[0], pattern);
+  assert.equal(result.code, 1, `exit code 1: ${JSON.stringify(result.stderr)}`);
+}
+
+// Bounded even when run alone (npm test bounds every test file too): a hung read fails the suite, and after() ends the daemons.
+describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }, () => {
+  let epochBeforeMetaStopped = 0;
+
+  test('three mounts join: `cachalot status --json` lists them alive with the documented fields', async () => {
+    meta = await startMeta();
+    for (let i = 0; i < 3; i++) nodes.push(await startNode(i));
+    // A mount returns only once registered: no waiting needed.
+    const s = await statusJson();
+    assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1', 'node-2']);
+    for (const m of s.members) {
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'state', 'usedBytes']);
+      assert.equal(m.state, 'alive');
+      assert.match(m.address, /^127\.0\.0\.1:\d+$/, 'the advertised --peer-listen');
+      assert.ok(m.leaseAgeMs >= 0 && m.leaseAgeMs <= LEASE_MS, `lease age ${m.leaseAgeMs}`);
+      assert.ok(m.capacityBytes >= 256 * MiB, `capacity ${m.capacityBytes}: the tiers' sum`);
+      for (const n of [m.usedBytes, m.hits, m.misses]) assert.ok(Number.isInteger(n) && n >= 0);
+    }
+    assert.ok(s.epoch >= 4, `one epoch per join after the start: ${s.epoch}`);
+    assert.deepEqual(s.totals, {
+      members: 3,
+      alive: 3,
+      capacityBytes: s.members.reduce((t, m) => t + m.capacityBytes, 0),
+      usedBytes: s.members.reduce((t, m) => t + m.usedBytes, 0),
+      hits: s.members.reduce((t, m) => t + m.hits, 0),
+      misses: s.members.reduce((t, m) => t + m.misses, 0),
+    });
+
+    // Heartbeats carry each mount's cache figures.
+    await assertReadsMatchS3(nodes[0], 'first read');
+    const after = await statusUntil((x) => (x.members.find((m) => m.id === 'node-0')?.usedBytes ?? 0) > 0, 5000);
+    const node0 = after.members.find((m) => m.id === 'node-0')!;
+    assert.ok(node0.usedBytes > 0 && node0.misses > 0, `node-0 reports its cache: ${JSON.stringify(node0)}`);
+
+    const human = await status();
+    assert.equal(human.code, 0, human.stderr);
+    for (const id of ['node-0', 'node-1', 'node-2']) assert.match(human.stdout, new RegExp(`^${id}\\s+127\\.0\\.0\\.1:\\d+\\s+alive`, 'm'));
+    assert.match(human.stdout, /epoch \d+, 3 members \(3 alive\)/);
+
+    const stats = await statsOf(nodes[1]);
+    assert.equal(stats.cluster?.nodeId, 'node-1');
+    assert.equal(stats.cluster?.metaReachable, true);
+    assert.equal(stats.cluster?.members.length, 3, "the node's own view");
+  });
+
+  test('kill -9 of a node: it is dropped once its lease lapses, and the epoch goes up', async () => {
+    const before = await statusJson();
+    const victim = nodes.pop()!;
+    const exited = childExit(victim.child, 10_000);
+    victim.child.kill('SIGKILL');
+    await exited;
+    await forceUnmount(victim.mountpoint);
+    const killedAt = Date.now();
+    const s = await statusUntil((x) => !x.members.some((m) => m.id === victim.id), LEASE_MS + 5000);
+    const took = Date.now() - killedAt;
+    assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1'], `${victim.id} dropped (after ${took} ms)`);
+    assert.ok(took >= LEASE_MS / 2, `not before its lease could lapse (${took} ms)`);
+    assert.ok(s.epoch > before.epoch, `epoch ${before.epoch} -> ${s.epoch}`);
+    // The surviving nodes learn the new view from their heartbeats.
+    assert.ok(await waitFor(async () => (await statsOf(nodes[0])).cluster?.members.length === 2, 5000), "node-0's view drops the dead node");
+  });
+
+  test('meta stopped: reads through the mounts go on, bytes equal to S3; each node keeps its last view', async () => {
+    epochBeforeMetaStopped = (await statusJson()).epoch;
+    const exited = childExit(meta!, 10_000);
+    meta!.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null }, 'meta exits 0 on SIGTERM');
+    meta = undefined;
+
+    for (const node of nodes) await assertReadsMatchS3(node, 'meta down');
+    for (const node of nodes) {
+      const reachable = await waitFor(async () => (await statsOf(node)).cluster?.metaReachable === false, 5000);
+      assert.ok(reachable, `${node.id} notices that meta is gone`);
+      const view = (await statsOf(node)).cluster!;
+      assert.deepEqual(view.members.map((m) => m.id), ['node-0', 'node-1'], 'the last view is kept');
+      assert.equal(view.epoch, epochBeforeMetaStopped);
+    }
+    assertOneLineError(await status(), /unreachable/);
+  });
+
+  test('meta restarted on the same address and data dir: the nodes register again within a few heartbeats, at a higher epoch', async () => {
+    meta = await startMeta();
+    const restartedAt = Date.now();
+    const s = await statusUntil((x) => x.members.length === 2, 5000);
+    const took = Date.now() - restartedAt;
+    assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1'], `both back (after ${took} ms)`);
+    assert.ok(s.epoch > epochBeforeMetaStopped, `epoch ${epochBeforeMetaStopped} before the restart, ${s.epoch} after`);
+    for (const node of nodes) {
+      assert.ok(await waitFor(async () => (await statsOf(node)).cluster?.metaReachable === true, 5000), `${node.id} sees meta again`);
+      await assertReadsMatchS3(node, 'meta back');
+    }
+  });
+
+  test('a wrong token: status and a mount are refused with one line; the mount leaves nothing behind', async () => {
+    assertOneLineError(await status(['--json'], wrongTokenFile), /refused.*wrong cluster token/);
+    const mp = join(work, 'mnt-wrong-token');
+    mkdirSync(mp);
+    mountpoints.push(mp);
+    const result = await runCli(
+      ['mount', `s3://${BUCKET}`, mp, '--cache-dir', join(work, 'cache-wrong'), '--meta', `127.0.0.1:${metaPort}`, '--token-file', wrongTokenFile],
+      s3.env,
+    );
+    assertOneLineError(result, /refused.*wrong cluster token/);
+    assert.equal(mountAt(mp), undefined, 'nothing mounted');
+    assert.ok(await waitFor(() => processesMentioning(mp).length === 0, 5000), 'no daemon left');
+    assert.deepEqual((await statusJson()).members.map((m) => m.id), ['node-0', 'node-1'], 'not a member');
+  });
+
+  test('a clean stop leaves the cluster at once, without waiting for the lease', async () => {
+    const before = await statusJson();
+    const leaving = nodes.pop()!;
+    const exited = childExit(leaving.child, 15_000);
+    leaving.child.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    const s = await statusJson();
+    assert.deepEqual(s.members.map((m) => m.id), ['node-0']);
+    assert.ok(s.epoch > before.epoch);
+    // The last node and meta end cleanly too.
+    const last = nodes.pop()!;
+    const lastExited = childExit(last.child, 15_000);
+    last.child.kill('SIGTERM');
+    assert.deepEqual(await lastExited, { code: 0, signal: null });
+    assert.equal(await waitForExit(last.child.pid!, 1000), true);
+    const metaExited = childExit(meta!, 10_000);
+    meta!.kill('SIGTERM');
+    assert.deepEqual(await metaExited, { code: 0, signal: null });
+  });
+});
