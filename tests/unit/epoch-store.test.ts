@@ -26,11 +26,6 @@ test('epochs survive a close and reopen, and every restart moves past the last o
 });
 
 test('a data dir that cannot be made is a one-line InvalidConfig error naming it', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cachalot-epoch-'));
-  try {
-    const below = join('/proc/self/status', 'data');
-    assert.throws(() => openEpochStore(below), (err) => isCachalotError(err, 'InvalidConfig') && err.message.includes(below) && !err.message.includes('\n'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const below = join('/proc/self/status', 'data');
+  assert.throws(() => openEpochStore(below), (err) => isCachalotError(err, 'InvalidConfig') && err.message.includes(below) && !err.message.includes('\n'));
 });
