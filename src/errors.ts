@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'NoDaemon'
   | 'Unauthenticated'
   | 'ListenFailed'
+  | 'PeerFailed'
   | 'Internal';
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([

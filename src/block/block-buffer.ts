@@ -12,6 +12,8 @@ export class BlockBuffer {
   private refs = 1;
   /** CRC32C of `bytes`, set where the block enters (from S3) and checked wherever it is read back. */
   crc32c?: number;
+  /** Fetched from the node of the cluster that owns it: the disk tier leaves it to that node's. */
+  remote = false;
 
   constructor(
     /** The block's bytes: a view of `memory` as long as the block. */

@@ -145,7 +145,9 @@ export class DiskTier implements BlockCache {
 
   async put(id: BlockId, block: BlockBuffer): Promise<void> {
     const key = blockKey(id);
-    if (this.closed || this.policy.has(key)) return;
+    // Another node owns a remote block and keeps it on its disk: a copy here
+    // would push out blocks this node owns (docs/CLUSTER.md).
+    if (this.closed || block.remote || this.policy.has(key)) return;
     if (this.writes.size >= this.options.maxPendingWrites) return;
     const victims = this.policy.admit(key, block.bytes.length);
     if (!victims) return;

@@ -17,6 +17,12 @@ export interface BlockRequest extends BlockId {
   /** Size of the whole object, so the last block's length is known. */
   objectSize: number;
   blockSize: number;
+  /**
+   * Asked by another node of the cluster: served from this node's tiers or
+   * S3, never forwarded to a third node (two nodes whose membership views
+   * differ for a moment could otherwise pass a request back and forth).
+   */
+  fromPeer?: boolean;
 }
 
 export interface BlockSource {

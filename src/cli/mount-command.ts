@@ -68,7 +68,7 @@ export function mountCommand(): Command {
     .option('--foreground', 'stay in the foreground; Ctrl-C unmounts')
     .option('--meta <host:port>', 'join the cluster of this metadata service (docs/CLUSTER.md)')
     .option('--node-id <id>', "this node's id in the cluster (default: hostname and a hash of the mountpoint)")
-    .option('--peer-listen <host:port>', 'peer address advertised to the cluster (the peer service itself is not built yet)')
+    .option('--peer-listen <host:port>', 'where this node serves its cached blocks to the cluster (peer service; port 0: any free port)')
     .option('--token-file <file>', 'file holding the cluster secret; required with --meta')
     .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
       let config: MountConfig;

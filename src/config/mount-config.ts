@@ -41,7 +41,7 @@ export interface MountConfig {
 export interface ClusterNodeConfig {
   meta: string;
   nodeId: string;
-  /** Advertised to the other members; the peer service that will listen there is a later step. */
+  /** Where the peer service listens; the address bound is what the other members are told. */
   peerListen?: string;
   tokenFile: string;
 }

@@ -76,7 +76,8 @@ export async function mountFuse(
     } catch (err) {
       pending = Promise.reject(err);
     }
-    pending.then(reply, fail).finally(() => stop?.());
+    // A reply that throws (a bad argument) still answers: with EIO, so the reader never hangs.
+    pending.then(reply).catch(fail).finally(() => stop?.());
   };
   const noEntry = () => Promise.reject(new VfsError('ENOENT', 'inode not known'));
   const pathOf = (ino: number) => inodes.path(ino);

@@ -1,6 +1,7 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { requireBearerToken } from '../cluster/grpc-auth';
-import { CachalotError, oneLine } from '../errors';
+import { bindServer } from '../cluster/grpc-service';
+import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { openEpochStore } from './epoch-store';
 import { metaService } from './meta-proto';
@@ -41,15 +42,14 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
     interceptors: [requireBearerToken(options.token, (peer, reason) => log.warn({ peer, reason }, 'refused a call'))],
   });
   server.addService(metaService().service, handlers(membership, log));
-  let port: number;
+  let address: string;
   try {
-    port = await bind(server, options.listen);
+    address = await bindServer(server, options.listen, 'meta');
   } catch (err) {
     await store.close();
     throw err;
   }
   const sweeper = setInterval(() => guarded(log, () => membership.expire()), options.leaseMs / SWEEPS_PER_LEASE);
-  const address = `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
   log.info({ address, epoch: membership.epoch, leaseMs: options.leaseMs }, 'meta serving');
   return {
     address,
@@ -105,16 +105,4 @@ function guarded(log: Logger, work: () => void): void {
   } catch (err) {
     log.error({ err: oneLine(err) }, 'lease sweep failed; retrying at the next one');
   }
-}
-
-function bind(server: Server, listen: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // Plain TCP until TLS comes (docs/CLUSTER.md).
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) => {
-      // grpc-js wraps the socket's reason: "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]".
-      const reason = (text: string) => /errors: \[(.*)\]/.exec(text)?.[1] ?? text;
-      if (err) reject(new CachalotError('ListenFailed', `cannot listen on ${listen}: ${reason(oneLine(err))}`, { cause: err }));
-      else resolve(port);
-    });
-  });
 }

@@ -4,6 +4,8 @@ import { DiskTier } from '../block/disk-tier';
 import { OriginSource } from '../block/origin-source';
 import { RamTier } from '../block/ram-tier';
 import { TieredCache } from '../block/tiered-cache';
+import { PeerClient } from '../cluster/peer-client';
+import { PeerSource, type PeerMember } from '../cluster/peer-source';
 import type { BlockCache, BlockSource } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import { isCachalotError, oneLine } from '../errors';
@@ -23,8 +25,24 @@ export interface BlockStack {
   close(): Promise<void>;
 }
 
-/** The block layer of one mount: buffer pool, RAM tier, disk tier under cache_dir, origin. */
-export async function openBlockStack(config: MountConfig, store: ObjectStore, log: Logger): Promise<BlockStack> {
+/** With a cluster: who this node is, the members that serve blocks now, and the secret to ask them with. */
+export interface PeerSharing {
+  selfId: string;
+  members: () => readonly PeerMember[];
+  token: string;
+}
+
+/** A peer that has not sent a whole block by then counts as failed, and the read goes to S3. */
+const PEER_TIMEOUT_MS = 10_000;
+/** A peer that failed is passed over this long (placement falls to S3 for its blocks meanwhile). */
+const PEER_SUSPECT_MS = 30_000;
+
+/**
+ * The block layer of one mount: buffer pool, RAM tier, disk tier under
+ * cache_dir, and the origin: S3, or with a cluster the node that owns the
+ * block (docs/CLUSTER.md).
+ */
+export async function openBlockStack(config: MountConfig, store: ObjectStore, log: Logger, peers?: PeerSharing): Promise<BlockStack> {
   const { memory } = config;
   // The pool keeps the buffers it allocates for reuse (no page faults per
   // block), up to the whole budget: readahead, disk writes and the RAM tier
@@ -47,12 +65,15 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
           log,
         })
       : undefined;
+  const origin = new OriginSource(store, pool);
+  const peerClient = peers ? new PeerClient({ token: peers.token, pool, timeoutMs: PEER_TIMEOUT_MS }) : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
-    source: new CachingSource(cache, new OriginSource(store, pool), memory.pendingWrites),
+    source: new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites),
     cache,
     pool,
     close: async () => {
+      peerClient?.close();
       await disk?.close();
     },
   };

@@ -1,31 +1,41 @@
 import type { BlockCache, TierStats } from '../block/types';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
-import type { MountConfig } from '../config/mount-config';
+import type { PeerMember } from '../cluster/peer-source';
+import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';
 import { createMetaClient } from '../meta/meta-client';
 import type { NodeFigures } from '../meta/types';
 import type { Logger } from '../obs/logger';
 
 /**
- * With --meta: registers this mount as a cluster node and keeps it a member
- * until leave(). Fails only when meta refuses the node (wrong token); an
- * unreachable meta is tried again in the background while the mount serves.
+ * With --meta: registers this mount as a cluster node, advertising its peer
+ * service at peerAddress, and keeps it a member until leave(). Fails only
+ * when meta refuses the node (wrong token); an unreachable meta is tried
+ * again in the background while the mount serves.
  */
-export async function joinCluster(config: MountConfig, cache: BlockCache, log: Logger): Promise<ClusterMember | undefined> {
-  const { cluster } = config;
-  if (!cluster) return undefined;
-  const { token, warning } = readClusterToken(cluster.tokenFile);
-  if (warning) log.warn(warning);
+export async function joinCluster(cluster: ClusterNodeConfig, token: string, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
   routeGrpcLogs(log);
   const member = new ClusterMember({
     client: createMetaClient(cluster.meta, token),
-    node: { nodeId: cluster.nodeId, peerAddress: cluster.peerListen ?? '', capacityBytes: sum(cache.stats(), 'capacityBytes') },
+    node: { nodeId: cluster.nodeId, peerAddress, capacityBytes: sum(cache.stats(), 'capacityBytes') },
     figures: () => cacheFigures(cache.stats()),
     log,
   });
   await member.join();
   return member;
+}
+
+/** The cluster secret from --token-file; a loose file mode is worth a warning, not a refusal. */
+export function clusterToken(cluster: ClusterNodeConfig, log: Logger): string {
+  const { token, warning } = readClusterToken(cluster.tokenFile);
+  if (warning) log.warn(warning);
+  return token;
+}
+
+/** The members that serve blocks, in this node's last view (none before it has one). */
+export function peerMembers(member: ClusterMember | undefined): PeerMember[] {
+  return (member?.status().members ?? []).filter((m) => m.address !== '').map(({ id, address, capacityBytes }) => ({ id, address, capacityBytes }));
 }
 
 /** A block is a hit when any tier had it, a miss when the last tier did not either (it came from S3). */

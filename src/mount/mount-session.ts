@@ -12,7 +12,8 @@ import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
 import type { ClusterMember } from '../meta/cluster-member';
 import { openBlockStack } from './block-stack';
-import { joinCluster } from './join-cluster';
+import { clusterToken, joinCluster, peerMembers } from './join-cluster';
+import { startPeerServer, type PeerServer } from '../cluster/peer-server';
 import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
@@ -51,7 +52,10 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     log,
     onSkippedKey: () => metrics.skippedKeys.inc(),
   });
-  const blocks = await openBlockStack(config, store, log);
+  const token = config.cluster && clusterToken(config.cluster, log);
+  let member: ClusterMember | undefined;
+  const peers = config.cluster && { selfId: config.cluster.nodeId, token: token!, members: () => peerMembers(member) };
+  const blocks = await openBlockStack(config, store, log, peers);
   const held = new HeldBlocks(blocks.source, config.memory.readaheadBytes, (used) => metrics.readaheadBytes.set(used));
   metrics.trackCache(() => blocks.cache.stats());
   metrics.trackBlockMemory(blocks.pool);
@@ -66,9 +70,14 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   let fuse: FuseMount | undefined;
   let metricsServer: Server | undefined;
   let controlServer: Server | undefined;
-  let member: ClusterMember | undefined;
+  let peerServer: PeerServer | undefined;
   try {
-    member = await joinCluster(config, blocks.cache, log);
+    if (config.cluster) {
+      // Serving before joining: the address advertised is the one bound (a port 0 resolved).
+      const { peerListen } = config.cluster;
+      peerServer = peerListen ? await startPeerServer({ listen: peerListen, token: token!, source: blocks.source, log }) : undefined;
+      member = await joinCluster(config.cluster, token!, peerServer?.address ?? '', blocks.cache, log);
+    }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(controlSocketPath(config.mountpoint), {
       '/stats': () => mountStats(config, blocks.cache, metrics, startedAt, member),
@@ -84,6 +93,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
     await member?.leave();
+    await peerServer?.stop();
     metricsServer?.close();
     controlServer?.close();
     await blocks.close();
@@ -110,6 +120,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
         });
       }
       await member?.leave();
+      await peerServer?.stop();
       await vfs.close();
       await blocks.close();
       metricsServer?.close();

@@ -1,7 +1,10 @@
-// Cluster membership with real processes on 127.0.0.1: `cachalot meta`, three
-// mounts that join it, `cachalot status`. A node killed with -9 is dropped
-// once its lease lapses; with meta stopped the mounts go on serving; a
-// restarted meta sees them again at a higher epoch; a wrong token is refused.
+// Cluster membership and peer block sharing with real processes on
+// 127.0.0.1: `cachalot meta`, three mounts that join it, `cachalot status`.
+// The three nodes reading the same data fetch each block from S3 once (bytes
+// counted at the origin's process); a node killed with -9 does not stall a
+// read of blocks it owned, and is dropped once its lease lapses; with meta
+// stopped the mounts go on serving; a restarted meta sees them again at a
+// higher epoch; a wrong token is refused.
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +28,16 @@ const OBJECTS = new Map<string, Buffer>([
   ['labels.txt', Buffer.from('cat\ndog\n')],
 ]);
 
+// Read by all three nodes: 12 blocks of 1 MiB, owned across the nodes.
+const SHARED = new Map<string, Buffer>([
+  ['shared/a.bin', patternBytes(5 * MiB, 11)],
+  ['shared/b.bin', patternBytes(4 * MiB + 3, 12)],
+  ['shared/c.bin', patternBytes(2 * MiB, 13)],
+]);
+// Read once, right after a node is killed: some of its blocks are the dead node's.
+const LATE = new Map<string, Buffer>([['late/d.bin', patternBytes(8 * MiB, 14)]]);
+const total = (objects: Map<string, Buffer>) => [...objects.values()].reduce((sum, b) => sum + b.length, 0);
+
 interface Node {
   id: string;
   mountpoint: string;
@@ -43,7 +56,7 @@ const nodes: Node[] = [];
 
 before(async () => {
   s3 = await startS3Fixture([BUCKET]);
-  for (const [key, bytes] of OBJECTS) await putObject(s3, BUCKET, key, bytes);
+  for (const [key, bytes] of [...OBJECTS, ...SHARED, ...LATE]) await putObject(s3, BUCKET, key, bytes);
   work = mkdtempSync(join(tmpdir(), 'cachalot-cluster-'));
   tokenFile = join(work, 'token');
   writeFileSync(tokenFile, 'e2e-cluster-secret-0123456789\n', { mode: 0o600 });
@@ -118,6 +131,16 @@ async function assertReadsMatchS3(node: Node, what: string): Promise<void> {
   for (const [key, expected] of OBJECTS) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);
 }
 
+/** Bytes the origin process has written to its sockets: what S3 sent, counted at S3's side. */
+async function originSentBytes(): Promise<number> {
+  const io = await readFile(`/proc/${s3.server.pid}/io`, 'utf8');
+  return Number(/^wchar: (\d+)$/m.exec(io)![1]);
+}
+
+async function readAllFrom(node: Node, objects: Map<string, Buffer>, what: string): Promise<void> {
+  for (const [key, expected] of objects) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);
+}
+
 function assertOneLineError(result: CliResult, pattern: RegExp): void {
   const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
   assert.equal(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
@@ -171,6 +194,17 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     assert.equal(stats.cluster?.members.length, 3, "the node's own view");
   });
 
+  test('three nodes read the same data: each block leaves S3 once (S3 bytes <= 1.1x the data), bytes identical on every node', async (t) => {
+    for (const node of nodes) assert.ok(await waitFor(async () => (await statsOf(node)).cluster?.members.length === 3, 5000), `${node.id} sees all three`);
+    const before = await originSentBytes();
+    await Promise.all(nodes.map((node) => readAllFrom(node, SHARED, 'shared read')));
+    const sent = (await originSentBytes()) - before;
+    const data = total(SHARED);
+    t.diagnostic(`S3 sent ${sent} bytes for ${data} bytes read by each of 3 nodes: ${(sent / data).toFixed(3)}x`);
+    assert.ok(sent <= 1.1 * data, `S3 sent ${sent} bytes for ${data} bytes of data read by 3 nodes (${(sent / data).toFixed(2)}x)`);
+    assert.ok(sent >= data, `S3 sent ${sent} bytes: every block at least once`);
+  });
+
   test('kill -9 of a node: it is dropped once its lease lapses, and the epoch goes up', async () => {
     const before = await statusJson();
     const victim = nodes.pop()!;
@@ -179,6 +213,10 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     await exited;
     await forceUnmount(victim.mountpoint);
     const killedAt = Date.now();
+    // Blocks the dead node owned are read at once, before the lease lapses: the peer fails fast and S3 serves them.
+    await readAllFrom(nodes[0], LATE, 'read right after the kill');
+    const readTook = Date.now() - killedAt;
+    assert.ok(readTook < LEASE_MS, `the read did not wait for the lease (${readTook} ms)`);
     const s = await statusUntil((x) => !x.members.some((m) => m.id === victim.id), LEASE_MS + 5000);
     const took = Date.now() - killedAt;
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1'], `${victim.id} dropped (after ${took} ms)`);

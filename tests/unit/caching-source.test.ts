@@ -101,3 +101,21 @@ test('a read faster than the tiers write waits for them: no block goes uncached,
   assert.equal(tier.kept.size, blocks, 'every block was offered to the tier');
   assert.ok(peakLoading <= 3, `peak loads in flight ${peakLoading}`);
 });
+
+test('a block whose tiers are still storing it is served from memory, not fetched again', async () => {
+  const store = new MemoryStore('b');
+  const bytes = sampleBytes('window', BLOCK);
+  const info = store.put('f', bytes);
+  let loads = 0;
+  const origin = new OriginSource(store, new BufferPool({ size: BLOCK }));
+  const tier = new SlowTier();
+  const source = new CachingSource(tier, { load: (r) => (loads++, origin.load(r)) }, 4);
+  const request: BlockRequest = { bucket: 'b', key: 'f', etag: info.etag, index: 0, objectSize: bytes.length, blockSize: BLOCK };
+  (await source.load(request)).release();
+  assert.equal(tier.writing, 1, 'the tier is still writing the block');
+  const again = await source.load(request);
+  assert.ok(again.bytes.equals(bytes));
+  again.release();
+  assert.equal(loads, 1, 'one fetch for both reads');
+  tier.drain();
+});

@@ -1,0 +1,87 @@
+import type { BlockBuffer } from '../block/block-buffer';
+import { blockKey, type BlockRequest, type BlockSource } from '../block/types';
+import { oneLine } from '../errors';
+import type { Logger } from '../obs/logger';
+import { ownerOf } from './rendezvous';
+
+/** A live member that serves blocks: its id, peer address and cache capacity (the placement weight). */
+export interface PeerMember {
+  id: string;
+  address: string;
+  capacityBytes: number;
+}
+
+export interface PeerFetcher {
+  /** The block from the peer at address, checked (length, CRC32C); rejects when the peer fails. */
+  fetch(address: string, request: BlockRequest): Promise<BlockBuffer>;
+}
+
+export interface PeerSourceOptions {
+  selfId: string;
+  /** The live members now, this node among them (the membership view). */
+  members: () => readonly PeerMember[];
+  peers: PeerFetcher;
+  /** S3: where a block comes from when this node owns it, or its owner failed. */
+  origin: BlockSource;
+  /** How long a peer that failed is passed over before it is asked again. */
+  suspectMs: number;
+  log: Logger;
+  now?: () => number;
+  /** Counts where blocks came from and peers that failed, for metrics. */
+  onOutcome?: (outcome: 'peer' | 'origin' | 'peer-failed') => void;
+}
+
+/**
+ * The origin as seen from one node of a cluster: a block is fetched from S3
+ * by the node that owns it (rendezvous hashing over the live members,
+ * weighted by cache capacity), so that it leaves S3 once per cluster, not
+ * once per node; the other nodes ask the owner. A peer that fails (dead,
+ * slow past the bound, bytes that fail the checksum) is passed over for a
+ * while and the block fetched from S3: a read never fails because a peer did.
+ *
+ * Blocks fetched from a peer are marked remote: the node may keep them in
+ * RAM, but its disk tier leaves them to their owner's, so that the cluster's
+ * disks together hold a dataset larger than one node's.
+ */
+export class PeerSource implements BlockSource {
+  private readonly suspects = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: PeerSourceOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async load(request: BlockRequest): Promise<BlockBuffer> {
+    const owner = request.fromPeer ? undefined : this.ownerOf(request);
+    if (!owner) return this.fromOrigin(request);
+    try {
+      const block = await this.options.peers.fetch(owner.address, request);
+      block.remote = true;
+      this.options.onOutcome?.('peer');
+      return block;
+    } catch (err) {
+      this.suspects.set(owner.id, this.now() + this.options.suspectMs);
+      this.options.onOutcome?.('peer-failed');
+      this.options.log.warn({ peer: owner.id, address: owner.address, key: request.key, index: request.index, err: oneLine(err) }, 'peer failed; reading from S3');
+      return this.fromOrigin(request);
+    }
+  }
+
+  /** The owner when it is another node that is not suspect; undefined to go to S3. */
+  private ownerOf(request: BlockRequest): PeerMember | undefined {
+    const members = this.options.members().map((m) => ({ ...m, weight: m.capacityBytes }));
+    const owner = ownerOf(blockKey(request), members);
+    if (!owner || owner.id === this.options.selfId) return undefined;
+    const until = this.suspects.get(owner.id);
+    if (until !== undefined) {
+      if (this.now() < until) return undefined;
+      this.suspects.delete(owner.id);
+    }
+    return owner;
+  }
+
+  private fromOrigin(request: BlockRequest): Promise<BlockBuffer> {
+    this.options.onOutcome?.('origin');
+    return this.options.origin.load(request);
+  }
+}

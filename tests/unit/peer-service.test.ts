@@ -1,0 +1,90 @@
+// The peer block service over real gRPC on 127.0.0.1: a good peer, one that
+// lies about the bytes, one without the cluster secret, one that stalls, and
+// an address where nobody listens. Every server is stopped in after().
+import assert from 'node:assert/strict';
+import { crc32c } from '@node-rs/crc32';
+import { after, test } from 'node:test';
+import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
+import type { BlockRequest, BlockSource } from '../../src/block/types';
+import { PeerClient } from '../../src/cluster/peer-client';
+import { startPeerServer, type PeerServer } from '../../src/cluster/peer-server';
+import { isCachalotError } from '../../src/errors';
+import { silentLogger } from '../../src/obs/logger';
+import { freePort } from '../support/e2e-helpers';
+
+const TOKEN = 'peer-test-secret';
+const BLOCK = 3 * 1024 * 1024 + 17; // more than one chunk, not a whole number of them
+const bytes = Buffer.from(Array.from({ length: BLOCK }, (_, i) => (i * 31 + 7) & 0xff));
+const request: BlockRequest = { bucket: 'b', key: 'train/x', etag: '"e"', index: 0, objectSize: BLOCK, blockSize: 4 * 1024 * 1024 };
+const servers: PeerServer[] = [];
+const pool = new BufferPool({ size: 4 * 1024 * 1024, poison: true });
+
+after(async () => {
+  for (const server of servers) await server.stop();
+});
+
+async function serve(source: BlockSource, token = TOKEN): Promise<string> {
+  const server = await startPeerServer({ listen: '127.0.0.1:0', token, source, log: silentLogger });
+  servers.push(server);
+  return server.address;
+}
+
+const client = (timeoutMs = 5000, token = TOKEN) => new PeerClient({ token, pool, timeoutMs });
+const honest: BlockSource = { load: async () => Object.assign(BlockBuffer.wrap(bytes), { crc32c: crc32c(bytes) }) };
+
+async function assertPeerFailed(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(isCachalotError(err, 'PeerFailed'), `PeerFailed, not ${String(err)}`);
+    assert.match((err as Error).message, pattern);
+    assert.ok(!(err as Error).message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('a block streams in chunks and arrives whole, with its CRC32C; the request is marked as from a peer', async () => {
+  let seen: BlockRequest | undefined;
+  const address = await serve({ load: async (r) => ((seen = r), honest.load(r)) });
+  const peers = client();
+  const block = await peers.fetch(address, request);
+  assert.ok(block.bytes.equals(bytes));
+  assert.equal(block.crc32c, crc32c(bytes));
+  assert.equal(seen?.fromPeer, true, 'the owner must not forward it again');
+  block.release();
+  peers.close();
+});
+
+test('a peer whose bytes fail the checksum is refused', async () => {
+  const lying: BlockSource = {
+    load: async () => {
+      const corrupt = Buffer.from(bytes);
+      corrupt[12345] ^= 1;
+      return Object.assign(BlockBuffer.wrap(corrupt), { crc32c: crc32c(bytes) });
+    },
+  };
+  const peers = client();
+  await assertPeerFailed(peers.fetch(await serve(lying), request), /CRC32C/);
+  peers.close();
+});
+
+test('a peer that sends a block of the wrong length is refused', async () => {
+  const short: BlockSource = { load: async () => Object.assign(BlockBuffer.wrap(bytes.subarray(1)), { crc32c: crc32c(bytes.subarray(1)) }) };
+  const peers = client();
+  await assertPeerFailed(peers.fetch(await serve(short), request), /bytes/);
+  peers.close();
+});
+
+test('without the cluster secret the peer refuses the call', async () => {
+  const peers = client(5000, 'wrong-secret');
+  await assertPeerFailed(peers.fetch(await serve(honest), request), /refused/);
+  peers.close();
+});
+
+test('a peer that stalls fails within the bound; an address where nobody listens fails at once', async () => {
+  const stalling: BlockSource = { load: () => new Promise(() => {}) };
+  const peers = client(300);
+  const started = Date.now();
+  await assertPeerFailed(peers.fetch(await serve(stalling), request), /in time/);
+  assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+  await assertPeerFailed(peers.fetch(`127.0.0.1:${await freePort()}`, request), /unreachable|failed/);
+  peers.close();
+});
