@@ -1,7 +1,8 @@
 // Cluster membership and peer block sharing with real processes on
 // 127.0.0.1: `cachalot meta`, three mounts that join it, `cachalot status`.
 // The three nodes reading the same data fetch each block from S3 once (bytes
-// counted at the origin's process); a node killed with -9 does not stall a
+// counted at the origin's process), and together cache a dataset twice one
+// node's disk cache; a node killed with -9 does not stall a
 // read of blocks it owned, and is dropped once its lease lapses; with meta
 // stopped the mounts go on serving; a restarted meta sees them again at a
 // higher epoch; a wrong token is refused.
@@ -16,6 +17,7 @@ import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { MountStats } from '../../src/mount/mount-stats';
 import { assertSameBytes, childExit, freePort, killChild, MiB, mountAt, patternBytes, processesMentioning, putObject, waitFor } from '../support/e2e-helpers';
 import { CACHALOT, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
+import { dropPageCache } from '../support/cache-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 
 const BUCKET = 'cluster';
@@ -34,6 +36,11 @@ const SHARED = new Map<string, Buffer>([
   ['shared/b.bin', patternBytes(4 * MiB + 3, 12)],
   ['shared/c.bin', patternBytes(2 * MiB, 13)],
 ]);
+// Twice one node's disk cache (8 MiB, no RAM tier) in the test of the cluster's combined cache:
+// 64 blocks of 256 KiB, so that rendezvous placement gives each node about a third (20-23 here;
+// with 16 blocks of 1 MiB one node would own 9, more than its disk holds).
+const LARGE = new Map<string, Buffer>(Array.from({ length: 4 }, (_, i) => [`large/part-${i}.bin`, patternBytes(4 * MiB, 20 + i)]));
+const SMALL_CACHES = ['--ram-cache', '0', '--disk-cache', '8MiB', '--block-size', '256KiB'];
 // Read once, right after a node is killed: some of its blocks are the dead node's.
 const LATE = new Map<string, Buffer>([['late/d.bin', patternBytes(8 * MiB, 14)]]);
 const total = (objects: Map<string, Buffer>) => [...objects.values()].reduce((sum, b) => sum + b.length, 0);
@@ -56,7 +63,7 @@ const nodes: Node[] = [];
 
 before(async () => {
   s3 = await startS3Fixture([BUCKET]);
-  for (const [key, bytes] of [...OBJECTS, ...SHARED, ...LATE]) await putObject(s3, BUCKET, key, bytes);
+  for (const [key, bytes] of [...OBJECTS, ...SHARED, ...LATE, ...LARGE]) await putObject(s3, BUCKET, key, bytes);
   work = mkdtempSync(join(tmpdir(), 'cachalot-cluster-'));
   tokenFile = join(work, 'token');
   writeFileSync(tokenFile, 'e2e-cluster-secret-0123456789\n', { mode: 0o600 });
@@ -90,13 +97,13 @@ async function startMeta(): Promise<ChildProcess> {
   return child;
 }
 
-async function startNode(index: number): Promise<Node> {
+async function startNode(index: number, caches = ['--ram-cache', '64MiB', '--disk-cache', '256MiB', '--block-size', '1MiB']): Promise<Node> {
   const id = `node-${index}`;
   const mountpoint = join(work, `mnt-${index}`);
   mkdirSync(mountpoint);
   mountpoints.push(mountpoint);
   const child = await mountForeground(`s3://${BUCKET}`, mountpoint, s3.env, [
-    ...['--cache-dir', join(work, `cache-${index}`), '--ram-cache', '64MiB', '--disk-cache', '256MiB', '--block-size', '1MiB'],
+    ...['--cache-dir', join(work, `cache-${index}`), ...caches],
     ...['--meta', `127.0.0.1:${metaPort}`, '--node-id', id, '--peer-listen', `127.0.0.1:${await freePort()}`, '--token-file', tokenFile],
   ]);
   children.push(child);
@@ -290,5 +297,32 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const metaExited = childExit(meta!, 10_000);
     meta!.kill('SIGTERM');
     assert.deepEqual(await metaExited, { code: 0, signal: null });
+  });
+});
+
+describe("the cluster's caches together: a dataset twice one node's disk cache", { timeout: 120_000 }, () => {
+  test('three nodes read it twice: the second pass makes <= 10% of it in S3 GET bytes, bytes identical', async (t) => {
+    const cannotDrop = dropPageCache();
+    if (cannotDrop) return t.skip(cannotDrop);
+    meta = await startMeta();
+    for (let i = 3; i < 6; i++) nodes.push(await startNode(i, SMALL_CACHES));
+    for (const node of nodes) assert.ok(await waitFor(async () => (await statsOf(node)).cluster?.members.length === 3, 5000), `${node.id} sees all three`);
+    const data = total(LARGE);
+    const first = await originSentBytes();
+    for (const node of nodes) await readAllFrom(node, LARGE, 'first pass');
+    const second = await originSentBytes();
+    assert.equal(dropPageCache(), undefined);
+    for (const node of nodes) await readAllFrom(node, LARGE, 'second pass');
+    const sent = (await originSentBytes()) - second;
+    t.diagnostic(`${data} bytes, 8 MiB of disk cache per node, 256 KiB blocks: S3 sent ${second - first} bytes in the first pass, ${sent} in the second (${((100 * sent) / data).toFixed(1)}%)`);
+    assert.ok(sent <= 0.1 * data, `second pass: S3 sent ${sent} bytes for ${data} bytes of data`);
+    for (const node of nodes.splice(0)) {
+      const exited = childExit(node.child, 15_000);
+      node.child.kill('SIGTERM');
+      assert.deepEqual(await exited, { code: 0, signal: null });
+    }
+    const metaExited = childExit(meta!, 10_000);
+    meta!.kill('SIGTERM');
+    await metaExited;
   });
 });
