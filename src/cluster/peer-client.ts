@@ -7,6 +7,8 @@ import { bearerTokenInterceptor } from './grpc-auth';
 import { fromGrpcError } from './grpc-errors';
 import { grpcService } from './grpc-service';
 
+const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
+
 interface WireChunk {
   length: number;
   crc32c: number;
@@ -81,7 +83,12 @@ export class PeerClient {
     let client = this.clients.get(address);
     if (!client) {
       const Peer = grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer');
-      client = new Peer(address, credentials.createInsecure(), { interceptors: [bearerTokenInterceptor(this.options.token)] });
+      client = new Peer(address, credentials.createInsecure(), {
+        interceptors: [bearerTokenInterceptor(this.options.token)],
+        // HTTP/2's default 64 KiB receive window makes the owner wait for a
+        // window update every 64 KiB: a few blocks' worth lets it stream.
+        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+      });
       this.clients.set(address, client);
     }
     return client;

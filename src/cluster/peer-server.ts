@@ -1,5 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { Server, status, type ServerWritableStream } from '@grpc/grpc-js';
+import { finished } from 'node:stream/promises';
 import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
 import { isCachalotError, oneLine } from '../errors';
@@ -68,10 +69,13 @@ async function serveBlock(call: ServerWritableStream<WireRequest, unknown>, opti
     for (let offset = 0; offset === 0 || offset < bytes.length; offset += PEER_CHUNK_BYTES) {
       if (call.cancelled) return;
       const chunk = { length: bytes.length, crc32c: (loaded.crc32c ??= crc32c(bytes)), data: bytes.subarray(offset, offset + PEER_CHUNK_BYTES) };
-      // grpc-js encodes the message at once (a copy): a slow asker holds queued messages, not the block.
       if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
     }
     call.end();
+    // Messages wait in the stream, as views of the block, until grpc-js
+    // encodes them one by one: the block is released (and its buffer reused)
+    // only once the stream is done with all of them.
+    await finished(call).catch(() => undefined);
     options.onServed?.('ok', bytes.length);
   } catch (err) {
     options.onServed?.('error', 0);
