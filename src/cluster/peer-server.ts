@@ -19,7 +19,7 @@ export interface PeerServerOptions {
   source: BlockSource;
   log: Logger;
   /** Counts blocks served and failed, for metrics. */
-  onServed?: (outcome: 'ok' | 'error', bytes: number) => void;
+  onServed?: (outcome: 'ok' | 'error') => void;
 }
 
 export interface PeerServer {
@@ -76,9 +76,9 @@ async function serveBlock(call: ServerWritableStream<WireRequest, unknown>, opti
     // encodes them one by one: the block is released (and its buffer reused)
     // only once the stream is done with all of them.
     await finished(call).catch(() => undefined);
-    options.onServed?.('ok', bytes.length);
+    options.onServed?.('ok');
   } catch (err) {
-    options.onServed?.('error', 0);
+    options.onServed?.('error');
     options.log.warn({ key: request.key, index: request.index, err: oneLine(err) }, 'peer block request failed');
     call.destroy(Object.assign(new Error(oneLine(err)), { code: grpcStatusOf(err) }));
   } finally {

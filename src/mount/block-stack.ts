@@ -30,6 +30,7 @@ export interface PeerSharing {
   selfId: string;
   members: () => readonly PeerMember[];
   token: string;
+  onOutcome: (outcome: 'peer' | 'origin' | 'peer-failed') => void;
 }
 
 /** A peer that has not sent a whole block by then counts as failed, and the read goes to S3. */

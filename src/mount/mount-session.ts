@@ -54,7 +54,12 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   });
   const token = config.cluster && clusterToken(config.cluster, log);
   let member: ClusterMember | undefined;
-  const peers = config.cluster && { selfId: config.cluster.nodeId, token: token!, members: () => peerMembers(member) };
+  const peers = config.cluster && {
+    selfId: config.cluster.nodeId,
+    token: token!,
+    members: () => peerMembers(member),
+    onOutcome: (outcome: string) => metrics.peerBlocks.inc({ outcome }),
+  };
   const blocks = await openBlockStack(config, store, log, peers);
   const held = new HeldBlocks(blocks.source, config.memory.readaheadBytes, (used) => metrics.readaheadBytes.set(used));
   metrics.trackCache(() => blocks.cache.stats());
@@ -75,7 +80,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     if (config.cluster) {
       // Serving before joining: the address advertised is the one bound (a port 0 resolved).
       const { peerListen } = config.cluster;
-      peerServer = peerListen ? await startPeerServer({ listen: peerListen, token: token!, source: blocks.source, log }) : undefined;
+      const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
+      peerServer = peerListen ? await startPeerServer({ listen: peerListen, token: token!, source: blocks.source, log, onServed }) : undefined;
       member = await joinCluster(config.cluster, token!, peerServer?.address ?? '', blocks.cache, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;

@@ -19,6 +19,18 @@ export class Metrics {
   });
   readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes of blocks held by open files (prefetched or being read), each block counted once', registers: [this.registry] });
   readonly openFiles = new Gauge({ name: 'cachalot_open_files', help: 'Open file handles', registers: [this.registry] });
+  readonly peerBlocks = new Counter({
+    name: 'cachalot_peer_blocks_total',
+    help: 'Blocks this node loaded on a local miss, by where they came from: peer (the owner), origin (S3), peer-failed (the owner failed; S3 served it)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly peerServed = new Counter({
+    name: 'cachalot_peer_served_blocks_total',
+    help: 'Blocks this node served to other nodes, by outcome (ok, error)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
 
   constructor() {

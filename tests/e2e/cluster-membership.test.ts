@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { MountStats } from '../../src/mount/mount-stats';
-import { assertSameBytes, childExit, freePort, killChild, MiB, mountAt, patternBytes, processesMentioning, putObject, waitFor } from '../support/e2e-helpers';
+import { assertSameBytes, childExit, freePort, killChild, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
 import { CACHALOT, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
 import { dropPageCache } from '../support/cache-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
@@ -56,6 +56,8 @@ let work: string;
 let tokenFile: string;
 let wrongTokenFile: string;
 let metaPort: number;
+/** node-0 serves --metrics here, for the peer counters. */
+let node0Metrics: number;
 let meta: ChildProcess | undefined;
 const children: ChildProcess[] = [];
 const mountpoints: string[] = [];
@@ -70,6 +72,7 @@ before(async () => {
   wrongTokenFile = join(work, 'wrong-token');
   writeFileSync(wrongTokenFile, 'not-the-cluster-secret\n', { mode: 0o600 });
   metaPort = await freePort();
+  node0Metrics = await freePort();
 });
 
 after(async () => {
@@ -104,6 +107,7 @@ async function startNode(index: number, caches = ['--ram-cache', '64MiB', '--dis
   mountpoints.push(mountpoint);
   const child = await mountForeground(`s3://${BUCKET}`, mountpoint, s3.env, [
     ...['--cache-dir', join(work, `cache-${index}`), ...caches],
+    ...(index === 0 ? ['--metrics', `127.0.0.1:${node0Metrics}`] : []),
     ...['--meta', `127.0.0.1:${metaPort}`, '--node-id', id, '--peer-listen', `127.0.0.1:${await freePort()}`, '--token-file', tokenFile],
   ]);
   children.push(child);
@@ -210,6 +214,8 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     t.diagnostic(`S3 sent ${sent} bytes for ${data} bytes read by each of 3 nodes: ${(sent / data).toFixed(3)}x`);
     assert.ok(sent <= 1.1 * data, `S3 sent ${sent} bytes for ${data} bytes of data read by 3 nodes (${(sent / data).toFixed(2)}x)`);
     assert.ok(sent >= data, `S3 sent ${sent} bytes: every block at least once`);
+    const fromPeers = seriesValue(await metricsText(node0Metrics), 'cachalot_peer_blocks_total{outcome="peer"}') ?? 0;
+    assert.ok(fromPeers > 0, `node-0 counts blocks from peers (${fromPeers})`);
   });
 
   test('kill -9 of a node: it is dropped once its lease lapses, and the epoch goes up', async () => {
@@ -224,6 +230,8 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     await readAllFrom(nodes[0], LATE, 'read right after the kill');
     const readTook = Date.now() - killedAt;
     assert.ok(readTook < LEASE_MS, `the read did not wait for the lease (${readTook} ms)`);
+    const failed = seriesValue(await metricsText(node0Metrics), 'cachalot_peer_blocks_total{outcome="peer-failed"}') ?? 0;
+    assert.ok(failed >= 1, `node-0 counts the dead peer's failure (${failed})`);
     const s = await statusUntil((x) => !x.members.some((m) => m.id === victim.id), LEASE_MS + 5000);
     const took = Date.now() - killedAt;
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1'], `${victim.id} dropped (after ${took} ms)`);
