@@ -25,12 +25,6 @@ export interface DiskTierOptions {
   /** The typical block's size, which sizes the policy's frequency sketch. */
   blockSize: number;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /**
-   * Writes in flight beyond which offered blocks are skipped, so that a slow
-   * disk never queues up memory. Default 16; a mount takes it from its memory
-   * budget (src/config/memory-plan.ts).
-   */
-  maxPendingWrites?: number;
   /** The filesystem's free and total bytes; tests inject one. Default fs.promises.statfs. */
   statfs?: (dir: string) => Promise<DiskSpace>;
   /**
@@ -89,7 +83,6 @@ export class DiskTier implements BlockCache {
     const settings: Settings = {
       ...options,
       minFreeFraction: options.minFreeFraction ?? 0.05,
-      maxPendingWrites: options.maxPendingWrites ?? 16,
       statfs: options.statfs ?? freeSpace,
       directIo: options.directIo ?? false,
     };
@@ -148,7 +141,6 @@ export class DiskTier implements BlockCache {
     // Another node owns a remote block and keeps it on its disk: a copy here
     // would push out blocks this node owns (docs/CLUSTER.md).
     if (this.closed || block.remote || this.policy.has(key)) return;
-    if (this.writes.size >= this.options.maxPendingWrites) return;
     const victims = this.policy.admit(key, block.bytes.length);
     if (!victims) return;
     block.retain();

@@ -46,12 +46,14 @@ export class PeerClient {
       let received = 0;
       let crc: number | undefined;
       let settled = false;
+      /** What the peer did wrong, or the failed call (cause) whose one-line message says it. */
       const fail = (reason: string, cause?: unknown) => {
         if (settled) return;
         settled = true;
         call.cancel();
         block.release();
-        reject(cause && !(cause instanceof CachalotError) ? peerError(address, fromGrpcError(cause, `peer ${address}`).message, cause) : peerError(address, reason, cause));
+        const message = cause ? fromGrpcError(cause, `peer ${address}`).message : `peer ${address} ${reason}`;
+        reject(new CachalotError('PeerFailed', message, { cause }));
       };
       call.on('data', (chunk: WireChunk) => {
         if (settled) return;
@@ -93,8 +95,4 @@ export class PeerClient {
     }
     return client;
   }
-}
-
-function peerError(address: string, reason: string, cause?: unknown): CachalotError {
-  return new CachalotError('PeerFailed', reason.startsWith('peer ') ? reason : `peer ${address} ${reason}`, { cause });
 }

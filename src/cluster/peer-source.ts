@@ -11,6 +11,9 @@ export interface PeerMember {
   capacityBytes: number;
 }
 
+/** Where a block loaded on a local miss came from: its owner, S3, or S3 after the owner failed. */
+export type PeerOutcome = 'peer' | 'origin' | 'peer-failed';
+
 export interface PeerFetcher {
   /** The block from the peer at address, checked (length, CRC32C); rejects when the peer fails. */
   fetch(address: string, request: BlockRequest): Promise<BlockBuffer>;
@@ -28,7 +31,7 @@ export interface PeerSourceOptions {
   log: Logger;
   now?: () => number;
   /** Counts where blocks came from and peers that failed, for metrics. */
-  onOutcome?: (outcome: 'peer' | 'origin' | 'peer-failed') => void;
+  onOutcome?: (outcome: PeerOutcome) => void;
 }
 
 /**

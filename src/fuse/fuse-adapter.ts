@@ -148,9 +148,8 @@ export async function mountFuse(
     const parent = path === '/' ? ino : (inodes.known(path.slice(0, path.lastIndexOf('/')) || '/') ?? UNKNOWN_INO);
     const listing: Listing = { names: ['.', '..'], inos: [ino, parent], dirs: [true, true] };
     for (const entry of entries) {
-      const child = path === '/' ? `/${entry.name}` : `${path}/${entry.name}`;
       listing.names.push(entry.name);
-      listing.inos.push(inodes.known(child) ?? UNKNOWN_INO);
+      listing.inos.push(inodes.known(inodes.childPath(ino, entry.name)!) ?? UNKNOWN_INO);
       listing.dirs.push(entry.attr.kind === 'dir');
     }
     return listing;

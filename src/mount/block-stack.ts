@@ -5,7 +5,7 @@ import { OriginSource } from '../block/origin-source';
 import { RamTier } from '../block/ram-tier';
 import { TieredCache } from '../block/tiered-cache';
 import { PeerClient } from '../cluster/peer-client';
-import { PeerSource, type PeerMember } from '../cluster/peer-source';
+import { PeerSource, type PeerMember, type PeerOutcome } from '../cluster/peer-source';
 import type { BlockCache, BlockSource } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import { isCachalotError, oneLine } from '../errors';
@@ -30,7 +30,7 @@ export interface PeerSharing {
   selfId: string;
   members: () => readonly PeerMember[];
   token: string;
-  onOutcome: (outcome: 'peer' | 'origin' | 'peer-failed') => void;
+  onOutcome: (outcome: PeerOutcome) => void;
 }
 
 /** A peer that has not sent a whole block by then counts as failed, and the read goes to S3. */
@@ -93,7 +93,6 @@ async function openDiskTier(config: MountConfig, pool: BufferPool, log: Logger):
       minFreeFraction: config.diskMinFree,
       blockSize: config.blockSize,
       pool,
-      maxPendingWrites: config.memory.pendingWrites,
       log,
     });
   } catch (err) {
