@@ -6,7 +6,7 @@
 //   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
 //                    [--json FILE] [--cold-origin]
 //                    [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
-//                    [--measure-timeout SEC] [--only cold|warm]
+//                    [--measure-timeout SEC] [--only cold|warm|cluster]
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +19,8 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../src/embedded/s3rver-process'
 import { isMounted } from '../src/mount/mountpoint';
 import { S3Store } from '../src/object/s3-store';
 import { cacheRatios, cacheReuseNotes, cacheTable, memoryTable } from './bench/cache-report';
+import { ASKER_ARGS, ClusterBench, OWNER_ARGS, emptyClusterSamples } from './bench/cluster';
+import { clusterRatios, clusterTable } from './bench/cluster-report';
 import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, writePlainCopy } from './bench/dataset';
 import { Parts, memoryArgs, memoryFlow, plainFlow, toolFlows } from './bench/flows';
 import { RangeFetcher, originDirect, sdkRangeFetcher } from './bench/measure';
@@ -78,16 +80,18 @@ function parseOptions(): Options {
     process.stdout.write(
       'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
         '                        [--cold-origin] [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN]\n' +
-        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm]\n' +
+        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster]\n' +
         '  --only cold: only the cold measurements (origin direct, cold seq, small files, ls -l)\n' +
         '  --only warm: only the cache ones (plain file, re-read, warm seq, warm small files, memory check),\n' +
-        '               with the cold seq and small-file reads that fill the caches\n',
+        '               with the cold seq and small-file reads that fill the caches\n' +
+        '  --only cluster: only the cluster ones (meta and cachalot nodes on this machine: the peer read\n' +
+        "               beside the owner's own warm read; S3 traffic of 1, 2 and 3 nodes reading the same data)\n",
     );
     process.exit(0);
   }
   const tools = values.tools!.split(',').map((t) => t.trim()).filter(Boolean);
   for (const t of tools) if (!TOOL_NAMES.includes(t as ToolName)) throw new Error(`--tools: unknown tool "${t}" (${TOOL_NAMES.join(', ')})`);
-  if (values.only !== undefined && values.only !== 'cold' && values.only !== 'warm') throw new Error('--only: expected cold or warm');
+  if (values.only !== undefined && !['cold', 'warm', 'cluster'].includes(values.only)) throw new Error('--only: expected cold, warm or cluster');
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected an integer from ${min} to ${max}`);
@@ -104,7 +108,7 @@ function parseOptions(): Options {
     timeLimitMin: int(values['time-limit']!, '--time-limit', 1, 120),
     waitQuietSec: int(values['wait-quiet']!, '--wait-quiet', 0, 3600),
     measureTimeoutMs: int(values['measure-timeout']!, '--measure-timeout', 5, 3600) * 1000,
-    parts: { cold: values.only !== 'warm', warm: values.only !== 'cold' },
+    parts: { cold: values.only === undefined || values.only === 'cold', warm: values.only === undefined || values.only === 'warm', cluster: values.only === undefined || values.only === 'cluster' },
   };
 }
 
@@ -253,7 +257,10 @@ async function main(): Promise<number> {
     measureTimeoutMs: options.measureTimeoutMs,
     notes,
   });
-  const flows = toolFlows(dataset, parts, options.measureTimeoutMs);
+  // Tool flows run for the cold and cache parts; a cluster-only run has none.
+  const flows = parts.cold || parts.warm ? toolFlows(dataset, parts, options.measureTimeoutMs) : [];
+  const cluster = parts.cluster && tools.some((t) => t.name === 'cachalot') ? new ClusterBench(ctx, session, dataset, server.pid, options.measureTimeoutMs) : undefined;
+  const clusterSamples = emptyClusterSamples();
   const record = (row: Row, results: Array<[Measure, Sample]>) => {
     for (const [measure, sample] of results) {
       row.samples[measure].push(sample);
@@ -294,6 +301,7 @@ async function main(): Promise<number> {
       for (const flow of flows) if (!owned.closed) record(row, await session.run(tool, flow));
       if (tool.name === 'cachalot' && memoryTool && !owned.closed) record(row, await session.run(memoryTool, memoryFlow(dataset)));
     }
+    if (cluster && !owned.closed) await cluster.round(clusterSamples, progress);
   }
   const totalSec = since(startedAt);
   const best = originRuns.reduce((a, b) => ((medianOf(b.samples) ?? -1) > (medianOf(a.samples) ?? -1) ? b : a));
@@ -324,6 +332,9 @@ async function main(): Promise<number> {
     say(`- limits: the big object as a plain file on ${filesystemOf(plainDir)}, the filesystem of every tool's cache directory; cold (page cache dropped) and re-read at once, same reader`);
     say(`- memory: cachalot with --ram-cache ${MEMORY_CHECK.ramCacheMiB}MiB, ${MEMORY_CHECK.readers} reader threads each reading the whole big file at once, cold; the daemon's peak RSS (VmHWM) against ${MEMORY_CHECK.ramCacheMiB} + ${MEMORY_CHECK.headroomMiB} MiB`);
   }
+  if (cluster) {
+    say(`- cluster: \`cachalot meta\` and cachalot nodes (foreground daemons, each its own mountpoint, cache directory and peer port) on this machine over 127.0.0.1, sharing its ${cpus().length} cores; owner: ${OWNER_ARGS.join(' ')}; asker: ${ASKER_ARGS.join(' ')}; the owner fills its NVMe tier by a cold read (alone, it owns every block), is mounted again (RAM tier empty), then reads the big file itself (page cache dropped), is mounted again, and a fresh asker reads it (page cache dropped), each block asked of the owner; then 1, 2 and 3 fresh nodes (${OWNER_ARGS.join(' ')}) read it at once from a cold cluster, and S3 sent = what the origin process wrote to its sockets`);
+  }
   say(`- ${options.rounds} round(s), tool order rotated each round; figures are medians (min-max); MB/s is 10^6 bytes/s; total run ${(totalSec / 60).toFixed(1)} min`);
   for (const t of tools) say(`- ${t.version}: ${t.options}`);
   for (const n of notes) say(`- NOTE: ${n}`);
@@ -342,6 +353,12 @@ async function main(): Promise<number> {
       say();
     }
   }
+  if (cluster) {
+    say('### Cluster');
+    say();
+    say(clusterTable(clusterSamples, FULL_SHAPE.bigBytes));
+    say();
+  }
   say('### Per tool, round by round');
   say();
   if (parts.cold) {
@@ -354,12 +371,12 @@ async function main(): Promise<number> {
   }
   say('### Ratios');
   say();
-  const list = [...(parts.cold ? ratios(origin, rows) : []), ...(parts.warm ? cacheRatios(limits, rows) : [])];
+  const list = [...(parts.cold ? ratios(origin, rows) : []), ...(parts.warm ? cacheRatios(limits, rows) : []), ...(cluster ? clusterRatios(clusterSamples) : [])];
   say(ratioTable(list));
   say();
 
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, ratios: list, totalSec }, null, 2) + '\n');
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, cluster: { ...clusterSamples, s3Traffic: Object.fromEntries(clusterSamples.s3Traffic) }, ratios: list, totalSec }, null, 2) + '\n');
     progress(`results written to ${options.json}`);
   }
   if (options.cpuProf) progress(`cachalot CPU profiles in ${options.cpuProf} (open in Chrome DevTools or speedscope)`);

@@ -62,7 +62,7 @@ function foreignEnv(): NodeJS.ProcessEnv {
 }
 
 let mountSeq = 0;
-function freshDirs(ctx: ToolContext, name: string): MountDirs {
+export function freshDirs(ctx: ToolContext, name: string): MountDirs {
   const root = mkdtempSync(join(ctx.workDir, `${name}-${++mountSeq}-`));
   const mountpoint = join(root, 'mnt');
   const cacheDir = join(root, 'cache');
@@ -92,7 +92,7 @@ async function release(dirs: MountDirs, keepCache: boolean): Promise<void> {
  * Starts a FUSE daemon in the foreground as our child (so its PID is known),
  * resolves once the mount answers; on any failure leaves nothing behind.
  */
-async function spawnFuseDaemon(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, dirs: MountDirs): Promise<MountedTool> {
+export async function spawnFuseDaemon(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, dirs: MountDirs): Promise<MountedTool> {
   owned.assertOpen();
   const out = openSync(dirs.logFile, 'a');
   const child = spawn(command, args, { env, stdio: ['ignore', out, out] });

@@ -1,7 +1,6 @@
 import {
   InterceptingCall,
   Interceptor,
-  Metadata,
   ResponderBuilder,
   ServerInterceptingCall,
   ServerInterceptor,
@@ -16,15 +15,20 @@ import { tokensMatch } from './cluster-token';
  * call without it, whatever its method or kind.
  * Over plain TCP until TLS comes (docs/CLUSTER.md).
  */
-const HEADER = 'authorization';
+export const AUTHORIZATION_HEADER = 'authorization';
 const SCHEME = 'Bearer ';
+
+/** The header value that carries the token. */
+export function bearerValue(token: string): string {
+  return SCHEME + token;
+}
 
 /** Adds the token to every call of a client. */
 export function bearerTokenInterceptor(token: string): Interceptor {
   return (options, nextCall) =>
     new InterceptingCall(nextCall(options), {
       start: (metadata, listener, next) => {
-        metadata.set(HEADER, SCHEME + token);
+        metadata.set(AUTHORIZATION_HEADER, bearerValue(token));
         next(metadata, listener);
       },
     });
@@ -35,7 +39,7 @@ export function requireBearerToken(token: string, onRefused?: (peer: string, rea
   return (_method, call) => {
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
-        const reason = refusal(metadata, token);
+        const reason = tokenRefusal(metadata.get(AUTHORIZATION_HEADER)[0], token);
         if (reason === undefined) return next(metadata);
         onRefused?.(call.getPeer(), reason);
         call.sendStatus({ code: status.UNAUTHENTICATED, details: `${reason} (check --token-file)` });
@@ -45,8 +49,8 @@ export function requireBearerToken(token: string, onRefused?: (peer: string, rea
   };
 }
 
-function refusal(metadata: Metadata, token: string): string | undefined {
-  const value = metadata.get(HEADER)[0];
+/** Why a call's authorization value is refused, or undefined when it carries the token. */
+export function tokenRefusal(value: unknown, token: string): string | undefined {
   if (typeof value !== 'string' || !value.startsWith(SCHEME)) return 'no cluster token';
   return tokensMatch(value.slice(SCHEME.length), token) ? undefined : 'wrong cluster token';
 }

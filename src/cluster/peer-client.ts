@@ -1,19 +1,20 @@
 import { crc32c } from '@node-rs/crc32';
-import { credentials, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import type { BlockBuffer, BufferPool } from '../block/block-buffer';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
-import { bearerTokenInterceptor } from './grpc-auth';
+import { BlockChunkDecoder } from './block-chunk-codec';
+import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
 import { fromGrpcError } from './grpc-errors';
-import { grpcService } from './grpc-service';
+import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
+import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
 
-const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
-
-interface WireChunk {
-  length: number;
-  crc32c: number;
-  data: Buffer;
-}
+/**
+ * HTTP/2's default 64 KiB receive window makes the owner wait for a window
+ * update every 64 KiB: a few blocks' worth, per call and per connection, lets it stream.
+ */
+const RECEIVE_WINDOW = 32 * 1024 * 1024;
 
 export interface PeerClientOptions {
   token: string;
@@ -23,76 +24,98 @@ export interface PeerClientOptions {
 }
 
 /**
- * Asks other nodes for blocks (proto/cachalot/peer.proto), one gRPC channel
- * per peer address. A block is returned only when it is complete, as long as
- * asked, and its CRC32C matches: a peer that lies, stalls or dies fails the
- * fetch (PeerFailed), never the read.
+ * Asks other nodes for blocks (the gRPC service of proto/cachalot/peer.proto,
+ * on node:http2: the bytes go from the wire straight into a pooled block
+ * buffer), one HTTP/2 connection per peer address. A block is returned only
+ * when it is complete, as long as asked, and its CRC32C matches: a peer that
+ * lies, stalls or dies fails the fetch (PeerFailed), never the read.
  */
 export class PeerClient {
-  private readonly clients = new Map<string, Client>();
+  private readonly sessions = new Map<string, ClientHttp2Session>();
 
   constructor(private readonly options: PeerClientOptions) {}
 
   fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {
     const { start, end } = blockRange(request);
     const expected = end - start;
-    const { bucket, key, etag, index, objectSize, blockSize } = request;
-    const call = (this.client(address) as unknown as { GetBlock: (r: object, o: object) => ClientReadableStream<WireChunk> }).GetBlock(
-      { bucket, key, etag, index, objectSize, blockSize },
-      { deadline: Date.now() + this.options.timeoutMs },
-    );
+    const { timeoutMs } = this.options;
+    const session = this.session(address);
+    const stream = session.request(callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(this.options.token) }));
+    stream.end(encodeBlockRequest(request));
     return new Promise<BlockBuffer>((resolve, reject) => {
       const block = this.options.pool.take(expected);
       let received = 0;
-      let crc: number | undefined;
+      // Computed piece by piece while each is still in the CPU's cache, not over the whole block again at the end.
+      let crc = 0;
+      let callStatus: CallStatus | undefined;
       let settled = false;
+      const timer = setTimeout(() => fail('did not send the block in time'), timeoutMs);
       /** What the peer did wrong, or the failed call (cause) whose one-line message says it. */
       const fail = (reason: string, cause?: unknown) => {
         if (settled) return;
         settled = true;
-        call.cancel();
+        clearTimeout(timer);
+        stream.close(constants.NGHTTP2_CANCEL);
         block.release();
         const message = cause ? fromGrpcError(cause, `peer ${address}`).message : `peer ${address} ${reason}`;
         reject(new CachalotError('PeerFailed', message, { cause }));
       };
-      call.on('data', (chunk: WireChunk) => {
-        if (settled) return;
-        if (crc === undefined) {
-          if (chunk.length !== expected) return fail(`sent a block of ${chunk.length} bytes for one of ${expected}`);
-          crc = chunk.crc32c;
-        }
-        if (received + chunk.data.length > expected) return fail(`sent more than the block's ${expected} bytes`);
-        received += chunk.data.copy(block.bytes, received);
+      const decoder = new BlockChunkDecoder((bytes) => {
+        if (decoder.length !== expected) throw new Error(`sent a block of ${decoder.length} bytes for one of ${expected}`);
+        if (received + bytes.length > expected) throw new Error(`sent more than the block's ${expected} bytes`);
+        received += bytes.copy(block.bytes, received);
+        crc = crc32c(bytes, crc);
       });
-      call.on('error', (err) => fail('', err));
-      call.on('end', () => {
+      stream.on('response', (headers) => (callStatus ??= statusOf(headers)));
+      stream.on('trailers', (trailers) => (callStatus ??= statusOf(trailers)));
+      stream.on('data', (piece: Buffer) => {
         if (settled) return;
-        if (received !== expected) return fail(`ended the block after ${received} of ${expected} bytes`);
-        if (crc32c(block.bytes) !== crc) return fail('sent a block whose CRC32C does not match');
+        try {
+          decoder.write(piece);
+        } catch (err) {
+          fail((err as Error).message);
+        }
+      });
+      stream.on('error', (err) => fail('', unreachable(err)));
+      stream.on('close', () => {
+        if (settled) return;
+        if (!callStatus) return fail('ended the call without a status');
+        if (callStatus.code !== status.OK) return fail('', callStatus);
+        if (received !== expected || !decoder.atMessageBoundary) return fail(`ended the block after ${received} of ${expected} bytes`);
+        if (crc !== decoder.crc32c) return fail('sent a block whose CRC32C does not match');
         settled = true;
-        block.crc32c = crc;
+        clearTimeout(timer);
+        block.crc32c = decoder.crc32c;
         resolve(block);
       });
     });
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    for (const session of this.sessions.values()) session.destroy();
+    this.sessions.clear();
   }
 
-  private client(address: string): Client {
-    let client = this.clients.get(address);
-    if (!client) {
-      const Peer = grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer');
-      client = new Peer(address, credentials.createInsecure(), {
-        interceptors: [bearerTokenInterceptor(this.options.token)],
-        // HTTP/2's default 64 KiB receive window makes the owner wait for a
-        // window update every 64 KiB: a few blocks' worth lets it stream.
-        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
-      });
-      this.clients.set(address, client);
-    }
-    return client;
+  /** The connection to a peer, made again once it has closed or failed. */
+  private session(address: string): ClientHttp2Session {
+    const known = this.sessions.get(address);
+    if (known && !known.closed && !known.destroyed) return known;
+    const session = connect(`http://${address}`, { settings: { initialWindowSize: RECEIVE_WINDOW } });
+    const forget = () => this.sessions.get(address) === session && this.sessions.delete(address);
+    session.once('connect', () => session.setLocalWindowSize(RECEIVE_WINDOW));
+    // The calls on it fail (and say why); the next fetch connects again.
+    session.on('error', forget);
+    session.on('goaway', forget);
+    session.on('close', forget);
+    // An idle connection to a peer must not keep a process alive.
+    session.unref();
+    this.sessions.set(address, session);
+    return session;
   }
+}
+
+/** A stream's failure below gRPC (refused connection, reset) as a status that names it. */
+function unreachable(err: Error): CallStatus {
+  const code = (err as NodeJS.ErrnoException).code;
+  return { code: status.UNAVAILABLE, details: code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message };
 }

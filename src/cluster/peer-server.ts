@@ -1,15 +1,21 @@
 import { crc32c } from '@node-rs/crc32';
-import { Server, status, type ServerWritableStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import { createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { finished } from 'node:stream/promises';
 import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
 import { isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
-import { requireBearerToken } from './grpc-auth';
-import { bindServer, grpcService } from './grpc-service';
+import { chunkPrefix } from './block-chunk-codec';
+import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
+import { failureHeaders, listenHttp2, OK_HEADERS } from './grpc-http2';
+import { BadRequest, GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;
+/** A request is a few names and numbers; anything longer is not one. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+const GRACEFUL_STOP_MS = 2000;
 
 export interface PeerServerOptions {
   /** HOST:PORT; port 0 takes any free port (see PeerServer.address). */
@@ -27,66 +33,102 @@ export interface PeerServer {
   stop(): Promise<void>;
 }
 
-interface WireRequest {
-  bucket: string;
-  key: string;
-  etag: string;
-  index: number;
-  objectSize: number;
-  blockSize: number;
-}
-
-/** Serves the blocks of this node's cache to the other nodes (proto/cachalot/peer.proto). */
+/**
+ * Serves the blocks of this node's cache to the other nodes: the gRPC
+ * service of proto/cachalot/peer.proto, spoken on node:http2 directly so
+ * that a block goes out as views of the cached buffer, never copied
+ * (block-chunk-codec.ts says why). Any gRPC client can call it.
+ */
 export async function startPeerServer(options: PeerServerOptions): Promise<PeerServer> {
-  const server = new Server({
-    interceptors: [requireBearerToken(options.token, (peer, reason) => options.log.warn({ peer, reason }, 'refused a peer call'))],
+  const server = createServer();
+  const sessions = new Set<Http2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    // A peer that goes away mid-call is the asker's problem: it reads from S3.
+    session.on('error', () => {});
   });
-  server.addService(grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer').service, {
-    GetBlock: (call: ServerWritableStream<WireRequest, unknown>) => void serveBlock(call, options),
-  });
-  const address = await bindServer(server, options.listen, 'peer service');
+  server.on('stream', (stream, headers) => void serveCall(stream, headers, options));
+  const address = await listenHttp2(server, options.listen, 'peer service');
   options.log.info({ address }, 'peer service listening');
   return {
     address,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY: running calls finish, new ones go elsewhere; past the grace period they are cut.
+      for (const session of sessions) session.close();
+      const force = setTimeout(() => sessions.forEach((session) => session.destroy()), GRACEFUL_STOP_MS);
+      await closed;
+      clearTimeout(force);
+    },
   };
 }
 
-async function serveBlock(call: ServerWritableStream<WireRequest, unknown>, options: PeerServerOptions): Promise<void> {
-  const { request } = call;
-  const block: BlockRequest = { ...request, fromPeer: true };
+async function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: PeerServerOptions): Promise<void> {
+  // The asker cancelling (its deadline, a read it no longer needs) resets the stream: nothing to report.
+  stream.on('error', () => {});
+  if (headers[':path'] !== GET_BLOCK_PATH) return refuse(stream, status.UNIMPLEMENTED, `no method ${String(headers[':path'])}`);
+  const refusal = tokenRefusal(headers[AUTHORIZATION_HEADER], options.token);
+  if (refusal) {
+    options.log.warn({ peer: stream.session?.socket?.remoteAddress, reason: refusal }, 'refused a peer call');
+    return refuse(stream, status.UNAUTHENTICATED, `${refusal} (check --token-file)`);
+  }
+  let request: BlockRequest | undefined;
   let loaded: BlockBuffer | undefined;
   try {
-    loaded = await options.source.load(block);
-    const { bytes } = loaded;
-    for (let offset = 0; offset === 0 || offset < bytes.length; offset += PEER_CHUNK_BYTES) {
-      if (call.cancelled) return;
-      const chunk = { length: bytes.length, crc32c: (loaded.crc32c ??= crc32c(bytes)), data: bytes.subarray(offset, offset + PEER_CHUNK_BYTES) };
-      if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
-    }
-    call.end();
-    // Messages wait in the stream, as views of the block, until grpc-js
-    // encodes them one by one: the block is released (and its buffer reused)
-    // only once the stream is done with all of them.
-    await finished(call).catch(() => undefined);
+    request = { ...decodeBlockRequest(await readRequest(stream)), fromPeer: true };
+    loaded = await options.source.load(request);
+    if (stream.closed) return;
+    await sendBlock(stream, loaded);
     options.onServed?.('ok');
   } catch (err) {
     options.onServed?.('error');
-    options.log.warn({ key: request.key, index: request.index, err: oneLine(err) }, 'peer block request failed');
-    call.destroy(Object.assign(new Error(oneLine(err)), { code: grpcStatusOf(err) }));
+    options.log.warn({ key: request?.key, index: request?.index, err: oneLine(err) }, 'peer block request failed');
+    if (!stream.headersSent && !stream.closed) refuse(stream, grpcStatusOf(err), oneLine(err));
+    else stream.close();
   } finally {
     loaded?.release();
   }
 }
 
+/** The call's one request message, whole. */
+async function readRequest(stream: ServerHttp2Stream): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  let length = 0;
+  for await (const piece of stream as AsyncIterable<Buffer>) {
+    length += piece.length;
+    if (length > MAX_REQUEST_BYTES) throw new BadRequest(`a request over ${MAX_REQUEST_BYTES} bytes`);
+    pieces.push(piece);
+  }
+  return Buffer.concat(pieces, length);
+}
+
+/**
+ * The block in messages of PEER_CHUNK_BYTES, each a small prefix and a view
+ * of the block; the block must stay unreleased until the stream is done
+ * with every view, which `finished` waits for.
+ */
+async function sendBlock(stream: ServerHttp2Stream, block: BlockBuffer): Promise<void> {
+  const { bytes } = block;
+  const crc = (block.crc32c ??= crc32c(bytes));
+  stream.respond(OK_HEADERS, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
+  for (let offset = 0; offset === 0 || offset < bytes.length; offset += PEER_CHUNK_BYTES) {
+    if (stream.closed) return;
+    const data = bytes.subarray(offset, offset + PEER_CHUNK_BYTES);
+    stream.write(chunkPrefix(data.length, offset === 0 ? { length: bytes.length, crc32c: crc } : undefined));
+    if (!stream.write(data)) await new Promise((resolve) => stream.once('drain', resolve).once('close', resolve));
+  }
+  stream.end();
+  await finished(stream).catch(() => undefined);
+}
+
+function refuse(stream: ServerHttp2Stream, code: status, details: string): void {
+  stream.respond(failureHeaders(code, details), { endStream: true });
+}
+
 function grpcStatusOf(err: unknown): status {
+  if (err instanceof BadRequest) return status.INVALID_ARGUMENT;
   if (isCachalotError(err, 'NotFound')) return status.NOT_FOUND;
   if (isCachalotError(err, 'PreconditionFailed')) return status.FAILED_PRECONDITION;
   return status.UNAVAILABLE;

@@ -1,11 +1,15 @@
 // The peer block service over real gRPC on 127.0.0.1: a good peer, one that
-// lies about the bytes, one without the cluster secret, one that stalls, and
-// an address where nobody listens. Every server is stopped in after().
+// lies about the bytes, one without the cluster secret, one that stalls, an
+// address where nobody listens, and stock grpc-js on either side. Every
+// server is stopped in after().
 import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
+import { credentials, Server, type ServerWritableStream } from '@grpc/grpc-js';
 import { after, test } from 'node:test';
 import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
 import type { BlockRequest, BlockSource } from '../../src/block/types';
+import { bearerTokenInterceptor, requireBearerToken } from '../../src/cluster/grpc-auth';
+import { bindServer, grpcService } from '../../src/cluster/grpc-service';
 import { PeerClient } from '../../src/cluster/peer-client';
 import { startPeerServer, type PeerServer } from '../../src/cluster/peer-server';
 import { isCachalotError } from '../../src/errors';
@@ -102,4 +106,39 @@ test('a peer that stalls fails within the bound; an address where nobody listens
   assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
   await assertPeerFailed(peers.fetch(`127.0.0.1:${await freePort()}`, request), /unreachable|failed/);
   peers.close();
+});
+
+test('it is gRPC: a grpc-js client reads a block from the peer service, and the peer client reads one from a grpc-js server', async () => {
+  const Peer = grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer');
+  const stock = new Peer(await serve(honest), credentials.createInsecure(), { interceptors: [bearerTokenInterceptor(TOKEN)] });
+  const chunks: Array<{ length: number; crc32c: number; data: Buffer }> = [];
+  await new Promise<void>((resolve, reject) => {
+    const call = (stock as unknown as { GetBlock: (r: object) => NodeJS.EventEmitter }).GetBlock(request);
+    call.on('data', (chunk: { length: number; crc32c: number; data: Buffer }) => chunks.push(chunk));
+    call.on('error', reject);
+    call.on('end', resolve);
+  });
+  stock.close();
+  assert.ok(Buffer.concat(chunks.map((c) => c.data)).equals(bytes));
+  assert.deepEqual([chunks[0].length, chunks[0].crc32c], [BLOCK, crc32c(bytes)]);
+
+  const server = new Server({ interceptors: [requireBearerToken(TOKEN)] });
+  server.addService(Peer.service, {
+    GetBlock: (call: ServerWritableStream<object, object>) => {
+      for (let at = 0; at < bytes.length; at += 1_000_000) {
+        call.write({ ...(at === 0 ? { length: bytes.length, crc32c: crc32c(bytes) } : {}), data: bytes.subarray(at, at + 1_000_000) });
+      }
+      call.end();
+    },
+  });
+  const address = await bindServer(server, '127.0.0.1:0', 'grpc-js peer');
+  const peers = client();
+  try {
+    const block = await peers.fetch(address, request);
+    assert.ok(block.bytes.equals(bytes));
+    block.release();
+  } finally {
+    peers.close();
+    server.forceShutdown();
+  }
 });
