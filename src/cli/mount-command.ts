@@ -4,7 +4,7 @@ import { loadMountConfig } from '../config/load-config';
 import type { MountConfig } from '../config/mount-config';
 import { oneLine } from '../errors';
 import { createLogger, Logger } from '../obs/logger';
-import { reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
+import { notReady, reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
 import { startMount } from '../mount/mount-session';
 import { die } from './exit';
 
@@ -129,7 +129,7 @@ export async function runForeground(config: MountConfig, log: Logger): Promise<v
   } catch (err) {
     log.error({ err: oneLine(err) }, 'mount failed');
     if (!background) die(err);
-    reportReadiness({ ready: false, error: oneLine(err) });
+    reportReadiness(notReady(err));
     process.exit(1);
   }
   reportReadiness({ ready: true });
