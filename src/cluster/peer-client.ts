@@ -1,11 +1,12 @@
 import { crc32c } from '@node-rs/crc32';
-import { credentials, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import type { ChannelCredentials, Client, ClientReadableStream } from '@grpc/grpc-js';
 import type { BlockBuffer, BufferPool } from '../block/block-buffer';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { bearerTokenInterceptor } from './grpc-auth';
 import { fromGrpcError } from './grpc-errors';
 import { grpcService } from './grpc-service';
+import { channelCredentials, type ClusterTls } from './grpc-tls';
 
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 
@@ -17,6 +18,8 @@ interface WireChunk {
 
 export interface PeerClientOptions {
   token: string;
+  /** TLS to the peers (their certificates checked against the CA; ours shown for mutual TLS); plain TCP without. */
+  tls?: ClusterTls;
   pool: BufferPool;
   /** Bound of one block's transfer; past it the peer counts as failed and the read goes on without it. */
   timeoutMs: number;
@@ -30,8 +33,11 @@ export interface PeerClientOptions {
  */
 export class PeerClient {
   private readonly clients = new Map<string, Client>();
+  private readonly credentials: ChannelCredentials;
 
-  constructor(private readonly options: PeerClientOptions) {}
+  constructor(private readonly options: PeerClientOptions) {
+    this.credentials = channelCredentials(options.tls);
+  }
 
   fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {
     const { start, end } = blockRange(request);
@@ -85,7 +91,7 @@ export class PeerClient {
     let client = this.clients.get(address);
     if (!client) {
       const Peer = grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer');
-      client = new Peer(address, credentials.createInsecure(), {
+      client = new Peer(address, this.credentials, {
         interceptors: [bearerTokenInterceptor(this.options.token)],
         // HTTP/2's default 64 KiB receive window makes the owner wait for a
         // window update every 64 KiB: a few blocks' worth lets it stream.

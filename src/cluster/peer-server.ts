@@ -7,6 +7,7 @@ import { isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { requireBearerToken } from './grpc-auth';
 import { bindServer, grpcService } from './grpc-service';
+import { describeTls, type ClusterTls } from './grpc-tls';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;
@@ -15,6 +16,8 @@ export interface PeerServerOptions {
   /** HOST:PORT; port 0 takes any free port (see PeerServer.address). */
   listen: string;
   token: string;
+  /** TLS with the node's certificate, and with a CA mutual TLS; plain TCP without. */
+  tls?: ClusterTls;
   /** The node's read path: its tiers, then S3, one fetch for all askers at once. */
   source: BlockSource;
   log: Logger;
@@ -44,8 +47,8 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
   server.addService(grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer').service, {
     GetBlock: (call: ServerWritableStream<WireRequest, unknown>) => void serveBlock(call, options),
   });
-  const address = await bindServer(server, options.listen, 'peer service');
-  options.log.info({ address }, 'peer service listening');
+  const address = await bindServer(server, options.listen, 'peer service', options.tls);
+  options.log.info({ address, transport: describeTls(options.tls) }, 'peer service listening');
   return {
     address,
     stop: () =>
