@@ -4,11 +4,12 @@ import { loadMountConfig } from '../config/load-config';
 import type { MountConfig } from '../config/mount-config';
 import { oneLine } from '../errors';
 import { createLogger, Logger } from '../obs/logger';
-import { reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
+import { notReady, reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
 import { startMount } from '../mount/mount-session';
 import { die } from './exit';
+import { withTlsOptions, type TlsFlags } from './tls-options';
 
-interface MountFlags {
+interface MountFlags extends TlsFlags {
   config?: string;
   endpoint?: string;
   region?: string;
@@ -40,7 +41,7 @@ interface MountFlags {
 const int = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
 
 export function mountCommand(): Command {
-  return new Command('mount')
+  const command = new Command('mount')
     .description('mount s3://BUCKET[/PREFIX] at MOUNTPOINT (returns once the mount answers)')
     .argument('<source>', 's3://BUCKET[/PREFIX]')
     .argument('<mountpoint>', 'an existing empty directory')
@@ -69,7 +70,8 @@ export function mountCommand(): Command {
     .option('--meta <host:port>', 'join the cluster of this metadata service (docs/CLUSTER.md)')
     .option('--node-id <id>', "this node's id in the cluster (default: hostname and a hash of the mountpoint)")
     .option('--peer-listen <host:port>', 'where this node serves its cached blocks to the cluster (peer service; port 0: any free port)')
-    .option('--token-file <file>', 'file holding the cluster secret; required with --meta')
+    .option('--token-file <file>', 'file holding the cluster secret; required with --meta');
+  return withTlsOptions(command)
     .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
       let config: MountConfig;
       try {
@@ -103,6 +105,9 @@ export function mountCommand(): Command {
             node_id: flags.nodeId,
             peer_listen: flags.peerListen,
             token_file: flags.tokenFile && resolve(flags.tokenFile),
+            tls_cert: flags.tlsCert && resolve(flags.tlsCert),
+            tls_key: flags.tlsKey && resolve(flags.tlsKey),
+            tls_ca: flags.tlsCa && resolve(flags.tlsCa),
           },
         });
       } catch (err) {
@@ -129,7 +134,7 @@ export async function runForeground(config: MountConfig, log: Logger): Promise<v
   } catch (err) {
     log.error({ err: oneLine(err) }, 'mount failed');
     if (!background) die(err);
-    reportReadiness({ ready: false, error: oneLine(err) });
+    reportReadiness(notReady(err));
     process.exit(1);
   }
   reportReadiness({ ready: true });

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
+import { readTls } from '../cluster/grpc-tls';
 import { formatBytes } from '../config/units';
 import { ClusterStatus, clusterStatus } from '../meta/cluster-status';
 import { createMetaClient } from '../meta/meta-client';
@@ -9,21 +10,23 @@ import { silentLogger } from '../obs/logger';
 import { die } from './exit';
 import { hostPortArg } from './option-parsers';
 import { hitRatio, textTable } from './text-table';
+import { tlsFiles, withTlsOptions, type TlsFlags } from './tls-options';
 
 const TIMEOUT_MS = 5000;
 
 export function statusCommand(): Command {
-  return new Command('status')
+  const command = new Command('status')
     .description('cluster members, their caches and the epoch, from meta (docs/CLUSTER.md)')
     .requiredOption('--meta <host:port>', 'the metadata service', hostPortArg)
-    .requiredOption('--token-file <file>', 'file holding the cluster secret')
+    .requiredOption('--token-file <file>', 'file holding the cluster secret');
+  return withTlsOptions(command)
     .option('--json', 'print one JSON object (stable shape, docs/CLUSTER.md)')
-    .action(async (flags: { meta: string; tokenFile: string; json?: boolean }) => {
+    .action(async (flags: TlsFlags & { meta: string; tokenFile: string; json?: boolean }) => {
       routeGrpcLogs(silentLogger);
       try {
         const { token, warning } = readClusterToken(resolve(flags.tokenFile));
         if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
-        const client = createMetaClient(flags.meta, token);
+        const client = createMetaClient(flags.meta, token, { tls: readTls(tlsFiles(flags), false) });
         const view = await client.members(TIMEOUT_MS).finally(() => client.close());
         const status = clusterStatus(view);
         process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : describe(flags.meta, status));

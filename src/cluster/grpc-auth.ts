@@ -12,8 +12,8 @@ import { tokensMatch } from './cluster-token';
 /**
  * The cluster secret on the wire: every call carries `authorization: Bearer
  * <token>` as gRPC metadata, and servers (meta, the peer service) refuse a
- * call without it, whatever its method or kind.
- * Over plain TCP until TLS comes (docs/CLUSTER.md).
+ * call without it, whatever its method or kind. In clear over plain TCP;
+ * TLS (grpc-tls.ts) keeps it from the wire.
  */
 export const AUTHORIZATION_HEADER = 'authorization';
 const SCHEME = 'Bearer ';

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, Http2Server } from 'node:http2';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { CachalotError, oneLine } from '../errors';
 
 /**
@@ -36,7 +36,7 @@ export function statusOf(headers: IncomingHttpHeaders): CallStatus | undefined {
 }
 
 /** Binds an HTTP/2 server to HOST:PORT (port 0: any free one); the address actually bound. */
-export function listenHttp2(server: Http2Server, listen: string, what: string): Promise<string> {
+export function listenHttp2(server: Http2Server | Http2SecureServer, listen: string, what: string): Promise<string> {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon);
   return new Promise((resolve, reject) => {

@@ -1,7 +1,8 @@
-import { loadPackageDefinition, ServerCredentials, type Server, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadPackageDefinition, type Server, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { resolve } from 'node:path';
 import { CachalotError, oneLine } from '../errors';
+import { serverCredentials, type ClusterTls } from './grpc-tls';
 
 /** From dist/src/cluster/ to proto/ at the top of the checkout or install, as native-fuse.ts finds native/. */
 const PROTO_DIR = resolve(__dirname, '../../../proto');
@@ -26,11 +27,10 @@ export function grpcService(file: string, name: string): ServiceClientConstructo
   return service;
 }
 
-/** Binds a server to HOST:PORT (port 0: any free one); the address actually bound. */
-export function bindServer(server: Server, listen: string, what: string): Promise<string> {
+/** Binds a server to HOST:PORT (port 0: any free one), with TLS when given, else plain TCP; the address actually bound. */
+export function bindServer(server: Server, listen: string, what: string, tls: ClusterTls | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    // Plain TCP until TLS comes (docs/CLUSTER.md).
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(listen, serverCredentials(tls), (err, port) => {
       // grpc-js wraps the socket's reason: "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]".
       const reason = (text: string) => /errors: \[(.*)\]/.exec(text)?.[1] ?? text;
       if (err) reject(new CachalotError('ListenFailed', `${what} cannot listen on ${listen}: ${reason(oneLine(err))}`, { cause: err }));

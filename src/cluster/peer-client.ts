@@ -1,13 +1,14 @@
 import { crc32c } from '@node-rs/crc32';
 import { status } from '@grpc/grpc-js';
-import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import type { BlockBuffer, BufferPool } from '../block/block-buffer';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { BlockChunkDecoder } from './block-chunk-codec';
 import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
-import { fromGrpcError } from './grpc-errors';
+import { fromConnectionError, fromGrpcError } from './grpc-errors';
 import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
+import type { ClusterTls } from './grpc-tls';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
 
 /**
@@ -18,6 +19,8 @@ const RECEIVE_WINDOW = 32 * 1024 * 1024;
 
 export interface PeerClientOptions {
   token: string;
+  /** TLS to the peers (their certificates checked against the CA; ours shown for mutual TLS); plain TCP without. */
+  tls?: ClusterTls;
   pool: BufferPool;
   /** Bound of one block's transfer; past it the peer counts as failed and the read goes on without it. */
   timeoutMs: number;
@@ -32,6 +35,8 @@ export interface PeerClientOptions {
  */
 export class PeerClient {
   private readonly sessions = new Map<string, ClientHttp2Session>();
+  /** Why a connection failed, for the calls on it that end without a word (a TLS alert, a server that hung up). */
+  private readonly sessionErrors = new WeakMap<ClientHttp2Session, Error>();
 
   constructor(private readonly options: PeerClientOptions) {}
 
@@ -50,15 +55,14 @@ export class PeerClient {
       let callStatus: CallStatus | undefined;
       let settled = false;
       const timer = setTimeout(() => fail('did not send the block in time'), timeoutMs);
-      /** What the peer did wrong, or the failed call (cause) whose one-line message says it. */
-      const fail = (reason: string, cause?: unknown) => {
+      /** What the peer did wrong, or the error of the failed call that says it in one line. */
+      const fail = (reason: string, error?: CachalotError) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         stream.close(constants.NGHTTP2_CANCEL);
         block.release();
-        const message = cause ? fromGrpcError(cause, `peer ${address}`).message : `peer ${address} ${reason}`;
-        reject(new CachalotError('PeerFailed', message, { cause }));
+        reject(new CachalotError('PeerFailed', error?.message ?? `peer ${address} ${reason}`, { cause: error }));
       };
       const decoder = new BlockChunkDecoder((bytes) => {
         if (decoder.length !== expected) throw new Error(`sent a block of ${decoder.length} bytes for one of ${expected}`);
@@ -66,7 +70,11 @@ export class PeerClient {
         received += bytes.copy(block.bytes, received);
         crc = crc32c(bytes, crc);
       });
-      stream.on('response', (headers) => (callStatus ??= statusOf(headers)));
+      let responded = false;
+      stream.on('response', (headers) => {
+        responded = true;
+        callStatus ??= statusOf(headers);
+      });
       stream.on('trailers', (trailers) => (callStatus ??= statusOf(trailers)));
       stream.on('data', (piece: Buffer) => {
         if (settled) return;
@@ -76,11 +84,14 @@ export class PeerClient {
           fail((err as Error).message);
         }
       });
-      stream.on('error', (err) => fail('', unreachable(err)));
+      stream.on('error', (err) => fail('', fromConnectionError(err, `peer ${address}`)));
       stream.on('close', () => {
         if (settled) return;
-        if (!callStatus) return fail('ended the call without a status');
-        if (callStatus.code !== status.OK) return fail('', callStatus);
+        if (!callStatus) {
+          const cause = this.sessionErrors.get(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+          return fail('ended the call without a status', cause && fromConnectionError(cause, `peer ${address}`));
+        }
+        if (callStatus.code !== status.OK) return fail('', fromGrpcError(callStatus, `peer ${address}`));
         if (received !== expected || !decoder.atMessageBoundary) return fail(`ended the block after ${received} of ${expected} bytes`);
         if (crc !== decoder.crc32c) return fail('sent a block whose CRC32C does not match');
         settled = true;
@@ -100,11 +111,17 @@ export class PeerClient {
   private session(address: string): ClientHttp2Session {
     const known = this.sessions.get(address);
     if (known && !known.closed && !known.destroyed) return known;
-    const session = connect(`http://${address}`, { settings: { initialWindowSize: RECEIVE_WINDOW } });
+    const { tls } = this.options;
+    // The peer's certificate must chain to the CA and name the address called (an IP SAN for an IP).
+    const secure: SecureClientSessionOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {};
+    const session = connect(`${tls ? 'https' : 'http'}://${address}`, { ...secure, settings: { initialWindowSize: RECEIVE_WINDOW } });
     const forget = () => this.sessions.get(address) === session && this.sessions.delete(address);
     session.once('connect', () => session.setLocalWindowSize(RECEIVE_WINDOW));
     // The calls on it fail (and say why); the next fetch connects again.
-    session.on('error', forget);
+    session.on('error', (err) => {
+      this.sessionErrors.set(session, err);
+      forget();
+    });
     session.on('goaway', forget);
     session.on('close', forget);
     // An idle connection to a peer must not keep a process alive.
@@ -112,10 +129,4 @@ export class PeerClient {
     this.sessions.set(address, session);
     return session;
   }
-}
-
-/** A stream's failure below gRPC (refused connection, reset) as a status that names it. */
-function unreachable(err: Error): CallStatus {
-  const code = (err as NodeJS.ErrnoException).code;
-  return { code: status.UNAVAILABLE, details: code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message };
 }

@@ -1,6 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { status } from '@grpc/grpc-js';
-import { createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createSecureServer, createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { finished } from 'node:stream/promises';
 import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
@@ -9,6 +9,7 @@ import type { Logger } from '../obs/logger';
 import { chunkPrefix } from './block-chunk-codec';
 import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
 import { failureHeaders, listenHttp2, OK_HEADERS } from './grpc-http2';
+import { describeTls, type ClusterTls } from './grpc-tls';
 import { BadRequest, GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
@@ -21,6 +22,8 @@ export interface PeerServerOptions {
   /** HOST:PORT; port 0 takes any free port (see PeerServer.address). */
   listen: string;
   token: string;
+  /** TLS with the node's certificate, and with a CA mutual TLS; plain TCP without. */
+  tls?: ClusterTls;
   /** The node's read path: its tiers, then S3, one fetch for all askers at once. */
   source: BlockSource;
   log: Logger;
@@ -40,7 +43,9 @@ export interface PeerServer {
  * (block-chunk-codec.ts says why). Any gRPC client can call it.
  */
 export async function startPeerServer(options: PeerServerOptions): Promise<PeerServer> {
-  const server = createServer();
+  const { tls } = options;
+  // With a CA, every asker must show a certificate it signed (mutual TLS).
+  const server = tls ? createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }) : createServer();
   const sessions = new Set<Http2Session>();
   server.on('session', (session) => {
     sessions.add(session);
@@ -50,7 +55,7 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
   });
   server.on('stream', (stream, headers) => void serveCall(stream, headers, options));
   const address = await listenHttp2(server, options.listen, 'peer service');
-  options.log.info({ address }, 'peer service listening');
+  options.log.info({ address, transport: describeTls(tls) }, 'peer service listening');
   return {
     address,
     stop: async () => {

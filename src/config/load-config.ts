@@ -102,12 +102,18 @@ export function loadMountConfig(sources: MountSources): MountConfig {
 /** The cluster keys go together: meta needs the token, and the others mean nothing without meta. */
 function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | undefined {
   if (s.meta === undefined) {
-    const stray = (['node_id', 'peer_listen', 'token_file'] as const).find((key) => s[key] !== undefined);
+    const stray = (['node_id', 'peer_listen', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'] as const).find((key) => s[key] !== undefined);
     if (stray) throw new CachalotError('InvalidConfig', `"${stray}" needs "meta" (the metadata service's HOST:PORT)`);
     return undefined;
   }
   if (s.token_file === undefined) throw new CachalotError('InvalidConfig', `"meta" needs "token_file" (the cluster secret)`);
-  return { meta: s.meta, nodeId: s.node_id ?? defaultNodeId(mountpoint), peerListen: s.peer_listen, tokenFile: s.token_file };
+  return {
+    meta: s.meta,
+    nodeId: s.node_id ?? defaultNodeId(mountpoint),
+    peerListen: s.peer_listen,
+    tokenFile: s.token_file,
+    tls: { cert: s.tls_cert, key: s.tls_key, ca: s.tls_ca },
+  };
 }
 
 /** Unique per host and mountpoint, and the same across restarts of the mount (so a restart rejoins as itself). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TlsFiles } from '../cluster/grpc-tls';
 import { LOG_LEVELS } from '../obs/logger';
 import { HOST_PORT_PATTERN } from './host-port';
 import type { MemoryPlan } from './memory-plan';
@@ -44,6 +45,8 @@ export interface ClusterNodeConfig {
   /** Where the peer service listens; the address bound is what the other members are told. */
   peerListen?: string;
   tokenFile: string;
+  /** TLS to meta and between peers; none given: plain TCP (docs/CLUSTER.md#tls). */
+  tls: TlsFiles;
 }
 
 const size = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseSize(v, what));
@@ -90,6 +93,9 @@ export const mountSettingsSchema = z
     node_id: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_", ":" or "-", at most 128').optional(),
     peer_listen: hostPort.optional(),
     token_file: z.string().min(1).optional(),
+    tls_cert: z.string().min(1).optional(),
+    tls_key: z.string().min(1).optional(),
+    tls_ca: z.string().min(1).optional(),
   })
   .strict();
 

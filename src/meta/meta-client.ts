@@ -1,6 +1,7 @@
-import { Client, closeClient, credentials, type ServiceError } from '@grpc/grpc-js';
+import { Client, closeClient, type ServiceError } from '@grpc/grpc-js';
 import { bearerTokenInterceptor } from '../cluster/grpc-auth';
 import { fromGrpcError } from '../cluster/grpc-errors';
+import { channelCredentials, type ClusterTls } from '../cluster/grpc-tls';
 import { metaService } from './meta-proto';
 import type { HeartbeatReply, HeartbeatRequest, Lease, MembershipView, RegisterRequest } from './types';
 
@@ -22,6 +23,8 @@ export interface MetaClientOptions {
    * heartbeats of meta coming back.
    */
   maxReconnectBackoffMs?: number;
+  /** TLS to meta (its certificate checked against the CA; ours shown for mutual TLS); plain TCP without. */
+  tls?: ClusterTls;
 }
 
 type Unary = (request: unknown, options: { deadline: number }, callback: (err: ServiceError | null, reply: unknown) => void) => void;
@@ -29,8 +32,8 @@ type Unary = (request: unknown, options: { deadline: number }, callback: (err: S
 export function createMetaClient(address: string, token: string, options: MetaClientOptions = {}): MetaClient {
   const Meta = metaService();
   const backoff = options.maxReconnectBackoffMs ?? 1000;
-  // Plain TCP until TLS comes (docs/CLUSTER.md); the token rides on every call.
-  const client = new Meta(address, credentials.createInsecure(), {
+  // The token rides on every call, over TLS or not.
+  const client = new Meta(address, channelCredentials(options.tls), {
     interceptors: [bearerTokenInterceptor(token)],
     'grpc.initial_reconnect_backoff_ms': Math.min(backoff, 1000),
     'grpc.max_reconnect_backoff_ms': backoff,

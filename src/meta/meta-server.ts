@@ -1,6 +1,7 @@
 import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { requireBearerToken } from '../cluster/grpc-auth';
 import { bindServer } from '../cluster/grpc-service';
+import { describeTls, type ClusterTls } from '../cluster/grpc-tls';
 import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { openEpochStore } from './epoch-store';
@@ -13,6 +14,8 @@ export interface MetaServerOptions {
   listen: string;
   dataDir: string;
   token: string;
+  /** TLS with meta's certificate, and with a CA mutual TLS; plain TCP without. */
+  tls?: ClusterTls;
   leaseMs: number;
   log: Logger;
 }
@@ -44,13 +47,13 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   server.addService(metaService().service, handlers(membership, log));
   let address: string;
   try {
-    address = await bindServer(server, options.listen, 'meta');
+    address = await bindServer(server, options.listen, 'meta', options.tls);
   } catch (err) {
     await store.close();
     throw err;
   }
   const sweeper = setInterval(() => guarded(log, () => membership.expire()), options.leaseMs / SWEEPS_PER_LEASE);
-  log.info({ address, epoch: membership.epoch, leaseMs: options.leaseMs }, 'meta serving');
+  log.info({ address, epoch: membership.epoch, leaseMs: options.leaseMs, transport: describeTls(options.tls) }, 'meta serving');
   return {
     address,
     get epoch() {

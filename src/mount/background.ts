@@ -1,14 +1,19 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CachalotError } from '../errors';
+import { CachalotError, isCachalotError, oneLine, type ErrorCode } from '../errors';
 
-/** What a daemon started in the background tells the command that started it, once. */
-export type ReadyMessage = { ready: true } | { ready: false; error: string };
+/** What a daemon started in the background tells the command that started it, once; the code of a failure decides the exit code. */
+export type ReadyMessage = { ready: true } | { ready: false; error: string; code?: ErrorCode };
 
 /** True in a daemon started by runInBackground: it must report readiness through the IPC channel. */
 export function reportsReadiness(): boolean {
   return process.env.CACHALOT_REPORT_READY === '1' && typeof process.send === 'function';
+}
+
+/** The failure that ended a daemon before its mount was ready, as the command that started it will report it. */
+export function notReady(err: unknown): ReadyMessage {
+  return { ready: false, error: oneLine(err), code: isCachalotError(err) ? err.code : undefined };
 }
 
 export function reportReadiness(message: ReadyMessage): void {
@@ -44,7 +49,7 @@ export function runInBackground(args: string[], logFile: string, timeoutMs: numb
       fn();
     };
     child.on('message', (message: ReadyMessage) =>
-      settle(() => (message.ready ? resolve(child.pid!) : reject(new CachalotError('MountFailed', message.error)))),
+      settle(() => (message.ready ? resolve(child.pid!) : reject(new CachalotError(message.code ?? 'MountFailed', message.error)))),
     );
     child.on('exit', (code, signal) =>
       settle(() => reject(new CachalotError('MountFailed', `daemon exited (${signal ?? `code ${code}`}) before the mount was ready; see ${logFile}`))),

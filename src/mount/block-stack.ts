@@ -11,6 +11,7 @@ import type { MountConfig } from '../config/mount-config';
 import { isCachalotError, oneLine } from '../errors';
 import type { ObjectStore } from '../object/types';
 import type { Logger } from '../obs/logger';
+import type { ClusterSecurity } from './join-cluster';
 
 /** Slabs at most this big, and at most an eighth of the budget, so that a small budget grows in small steps. */
 const SLAB_BYTES = 256 * 2 ** 20;
@@ -25,11 +26,10 @@ export interface BlockStack {
   close(): Promise<void>;
 }
 
-/** With a cluster: who this node is, the members that serve blocks now, and the secret to ask them with. */
-export interface PeerSharing {
+/** With a cluster: who this node is, the members that serve blocks now, and the secret (and TLS) to ask them with. */
+export interface PeerSharing extends ClusterSecurity {
   selfId: string;
   members: () => readonly PeerMember[];
-  token: string;
   onOutcome: (outcome: PeerOutcome) => void;
 }
 
@@ -67,7 +67,7 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
         })
       : undefined;
   const origin = new OriginSource(store, pool);
-  const peerClient = peers ? new PeerClient({ token: peers.token, pool, timeoutMs: PEER_TIMEOUT_MS }) : undefined;
+  const peerClient = peers ? new PeerClient({ token: peers.token, tls: peers.tls, pool, timeoutMs: PEER_TIMEOUT_MS }) : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
     source: new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites),

@@ -1,6 +1,7 @@
 import type { BlockCache, TierStats } from '../block/types';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
+import { readTls, type ClusterTls } from '../cluster/grpc-tls';
 import type { PeerMember } from '../cluster/peer-source';
 import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';
@@ -11,13 +12,13 @@ import type { Logger } from '../obs/logger';
 /**
  * With --meta: registers this mount as a cluster node, advertising its peer
  * service at peerAddress, and keeps it a member until leave(). Fails only
- * when meta refuses the node (wrong token); an unreachable meta is tried
- * again in the background while the mount serves.
+ * when meta refuses the node (wrong token, failed TLS handshake); an
+ * unreachable meta is tried again in the background while the mount serves.
  */
-export async function joinCluster(cluster: ClusterNodeConfig, token: string, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
+export async function joinCluster(cluster: ClusterNodeConfig, security: ClusterSecurity, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
   routeGrpcLogs(log);
   const member = new ClusterMember({
-    client: createMetaClient(cluster.meta, token),
+    client: createMetaClient(cluster.meta, security.token, { tls: security.tls }),
     node: { nodeId: cluster.nodeId, peerAddress, capacityBytes: sum(cache.stats(), 'capacityBytes') },
     figures: () => cacheFigures(cache.stats()),
     log,
@@ -26,11 +27,22 @@ export async function joinCluster(cluster: ClusterNodeConfig, token: string, pee
   return member;
 }
 
-/** The cluster secret from --token-file; a loose file mode is worth a warning, not a refusal. */
-export function clusterToken(cluster: ClusterNodeConfig, log: Logger): string {
+/** What a node shows and checks on every call to meta and between peers. */
+export interface ClusterSecurity {
+  token: string;
+  /** Undefined: plain TCP. */
+  tls?: ClusterTls;
+}
+
+/**
+ * The cluster secret from --token-file (a loose file mode is worth a
+ * warning, not a refusal) and the TLS files; a node that serves peers needs
+ * a certificate to serve TLS with.
+ */
+export function clusterSecurity(cluster: ClusterNodeConfig, log: Logger): ClusterSecurity {
   const { token, warning } = readClusterToken(cluster.tokenFile);
   if (warning) log.warn(warning);
-  return token;
+  return { token, tls: readTls(cluster.tls, cluster.peerListen !== undefined) };
 }
 
 /** The members that serve blocks, in this node's last view (none before it has one). */

@@ -12,7 +12,7 @@ import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
 import type { ClusterMember } from '../meta/cluster-member';
 import { openBlockStack } from './block-stack';
-import { clusterToken, joinCluster, peerMembers } from './join-cluster';
+import { clusterSecurity, joinCluster, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
 import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
@@ -27,6 +27,8 @@ export interface MountSession {
 
 /** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
 export async function startMount(config: MountConfig, log: Logger): Promise<MountSession> {
+  // Before anything starts: an unreadable token or TLS file is one line, and nothing to undo.
+  const security = config.cluster && clusterSecurity(config.cluster, log);
   const metrics = new Metrics();
   const store = createObjectStore(
     {
@@ -52,11 +54,10 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     log,
     onSkippedKey: () => metrics.skippedKeys.inc(),
   });
-  const token = config.cluster && clusterToken(config.cluster, log);
   let member: ClusterMember | undefined;
   const peers = config.cluster && {
+    ...security!,
     selfId: config.cluster.nodeId,
-    token: token!,
     members: () => peerMembers(member),
     onOutcome: (outcome: string) => metrics.peerBlocks.inc({ outcome }),
   };
@@ -81,8 +82,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       // Serving before joining: the address advertised is the one bound (a port 0 resolved).
       const { peerListen } = config.cluster;
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
-      peerServer = peerListen ? await startPeerServer({ listen: peerListen, token: token!, source: blocks.source, log, onServed }) : undefined;
-      member = await joinCluster(config.cluster, token!, peerServer?.address ?? '', blocks.cache, log);
+      peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, source: blocks.source, log, onServed }) : undefined;
+      member = await joinCluster(config.cluster, security!, peerServer?.address ?? '', blocks.cache, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(controlSocketPath(config.mountpoint), {

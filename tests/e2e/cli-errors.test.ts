@@ -9,9 +9,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CliResult, forceUnmount, runCli, waitForExit } from '../support/mount-fixture';
+import { assertOneLineError, forceUnmount, runCli, waitForExit } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { connectionRefused, freePort, mountAt, processesMentioning, waitFor } from '../support/e2e-helpers';
+import { makeTlsFixture, tlsArgs, type TlsFixture } from '../support/tls-fixture';
 
 const BUCKET = 'cli-errors';
 
@@ -49,16 +50,6 @@ function newMountpoint(): string {
   mkdirSync(mp);
   mountpoints.push(mp);
   return mp;
-}
-
-function assertOneLineError(result: CliResult, pattern: RegExp, exitCode?: number): void {
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  const shown = JSON.stringify(result.stderr);
-  assert.equal(lines.length, 1, `exactly one non-empty line on stderr, got ${shown}`);
-  assert.match(lines[0], /^cachalot: error: \S/, `starts with "cachalot: error:": ${shown}`);
-  assert.match(lines[0], pattern, `the reason: ${shown}`);
-  assert.notEqual(result.code, 0, 'non-zero exit code');
-  if (exitCode !== undefined) assert.equal(result.code, exitCode, `exit code (stderr ${shown})`);
 }
 
 /** Nothing mounted at mp, and no process (a daemon) still mentions it. */
@@ -199,6 +190,7 @@ describe('invalid input is refused before anything starts (exit code 2)', () => 
     [['--meta', '127.0.0.1:7000'], /"meta" needs "token_file"/],
     [['--node-id', 'gpu-01'], /"node_id" needs "meta"/],
     [['--meta', 'no-port', '--token-file', '/dev/null'], /meta/],
+    [['--tls-ca', '/dev/null'], /"tls_ca" needs "meta"/],
   ];
   for (const [args, pattern] of badFlags) {
     test(`bad flag value: ${args.join(' ')}`, async () => {
@@ -273,6 +265,8 @@ describe('unmount of a busy mount', () => {
   });
 });
 
+const TLS_FLAGS = ['--tls-cert', '--tls-key', '--tls-ca'];
+
 describe('mount --help', () => {
   // The flags of the command-line contract (docs: DESIGN.md) that a single node has, and the ones the code adds.
   const FLAGS = [
@@ -288,9 +282,9 @@ describe('mount --help', () => {
     for (const flag of FLAGS) assert.ok(result.stdout.includes(flag), `--help lists ${flag}`);
   });
 
-  test('lists the cluster flags of the contract (--meta, --node-id, --peer-listen) and --token-file', async () => {
+  test('lists the cluster flags of the contract (--meta, --node-id, --peer-listen), --token-file and the TLS flags', async () => {
     const result = await runCli(['mount', '--help'], s3.env);
-    for (const flag of ['--meta ', '--node-id', '--peer-listen', '--token-file']) assert.ok(result.stdout.includes(flag), `--help lists ${flag.trim()}`);
+    for (const flag of ['--meta ', '--node-id', '--peer-listen', '--token-file', ...TLS_FLAGS]) assert.ok(result.stdout.includes(flag), `--help lists ${flag.trim()}`);
   });
 });
 
@@ -339,5 +333,42 @@ describe('meta and status: bad input is one line', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('TLS files: a missing or invalid one is one line naming the flag and the file (exit 2)', () => {
+  let fx: TlsFixture;
+  let token: string;
+  before(() => {
+    const dir = join(work, 'tls');
+    mkdirSync(dir);
+    fx = makeTlsFixture(dir);
+    token = join(dir, 'token');
+    writeFileSync(token, 'cli-errors-token\n', { mode: 0o600 });
+  });
+
+  test('meta and status list the TLS flags in --help', async () => {
+    for (const command of ['meta', 'status']) {
+      const result = await runCli([command, '--help'], s3.env);
+      for (const flag of TLS_FLAGS) assert.ok(result.stdout.includes(flag), `${command} --help lists ${flag}`);
+    }
+  });
+
+  test('meta: a key that is not one, a missing CA, a CA without a certificate to serve with', async () => {
+    const meta = (tls: string[]) => runCli(['meta', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'meta-tls'), '--token-file', token, ...tls], s3.env, 15_000);
+    assertOneLineError(await meta(tlsArgs({ cert: fx.node.cert, key: fx.ca })), /--tls-key .*cluster-ca\.pem: not a PEM private key/, 2);
+    assertOneLineError(await meta(tlsArgs({ ...fx.node, ca: join(work, 'no-ca.pem') })), /--tls-ca .*no-ca\.pem: ENOENT/, 2);
+    assertOneLineError(await meta(tlsArgs({ ca: fx.ca })), /--tls-ca needs --tls-cert and --tls-key/, 2);
+  });
+
+  test('status: a certificate without its key, a key that is not the certificate\'s', async () => {
+    const status = (tls: string[]) => runCli(['status', '--meta', '127.0.0.1:1', '--token-file', token, ...tls], s3.env);
+    assertOneLineError(await status(tlsArgs({ cert: fx.node.cert })), /--tls-cert needs --tls-key/, 2);
+    assertOneLineError(await status(tlsArgs({ cert: fx.node.cert, key: fx.stranger.key })), /--tls-key .*stranger\.key is not the key of --tls-cert .*node\.pem/, 2);
+  });
+
+  test('mount: a certificate file that does not exist; nothing left behind', async () => {
+    const args = ['--meta', '127.0.0.1:1', '--token-file', token, ...tlsArgs({ cert: join(work, 'no-cert.pem'), key: fx.node.key, ca: fx.ca })];
+    await mountFails(`s3://${BUCKET}`, newMountpoint(), /--tls-cert .*no-cert\.pem: ENOENT/, { args, exitCode: 2 });
   });
 });

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { MountStats } from '../../src/mount/mount-stats';
-import { assertSameBytes, childExit, freePort, killChild, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
-import { CACHALOT, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
+import { assertSameBytes, childExit, freePort, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
+import { assertOneLineError, CACHALOT, cleanUpDaemons, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
 import { dropPageCache } from '../support/cache-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 
@@ -76,10 +76,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) await killChild(child);
-  for (const mp of mountpoints) await forceUnmount(mp);
-  // A background daemon of a failed mount attempt, if any was left: by PID.
-  for (const mp of mountpoints) for (const pid of processesMentioning(mp)) process.kill(pid, 'SIGKILL');
+  await cleanUpDaemons(children, mountpoints);
   await s3?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -150,14 +147,6 @@ async function originSentBytes(): Promise<number> {
 
 async function readAllFrom(node: Node, objects: Map<string, Buffer>, what: string): Promise<void> {
   for (const [key, expected] of objects) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);
-}
-
-function assertOneLineError(result: CliResult, pattern: RegExp): void {
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  assert.equal(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
-  assert.match(lines[0], /^cachalot: error: /);
-  assert.match(lines[0], pattern);
-  assert.equal(result.code, 1, `exit code 1: ${JSON.stringify(result.stderr)}`);
 }
 
 // Bounded even when run alone (npm test bounds every test file too): a hung read fails the suite, and after() ends the daemons.
@@ -256,7 +245,7 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
       assert.deepEqual(view.members.map((m) => m.id), ['node-0', 'node-1'], 'the last view is kept');
       assert.equal(view.epoch, epochBeforeMetaStopped);
     }
-    assertOneLineError(await status(), /unreachable/);
+    assertOneLineError(await status(), /unreachable/, 1);
   });
 
   test('meta restarted on the same address and data dir: the nodes register again within a few heartbeats, at a higher epoch', async () => {
@@ -273,7 +262,7 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
   });
 
   test('a wrong token: status and a mount are refused with one line; the mount leaves nothing behind', async () => {
-    assertOneLineError(await status(['--json'], wrongTokenFile), /refused.*wrong cluster token/);
+    assertOneLineError(await status(['--json'], wrongTokenFile), /refused.*wrong cluster token/, 1);
     const mp = join(work, 'mnt-wrong-token');
     mkdirSync(mp);
     mountpoints.push(mp);
@@ -281,7 +270,7 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
       ['mount', `s3://${BUCKET}`, mp, '--cache-dir', join(work, 'cache-wrong'), '--meta', `127.0.0.1:${metaPort}`, '--token-file', wrongTokenFile],
       s3.env,
     );
-    assertOneLineError(result, /refused.*wrong cluster token/);
+    assertOneLineError(result, /refused.*wrong cluster token/, 1);
     assert.equal(mountAt(mp), undefined, 'nothing mounted');
     assert.ok(await waitFor(() => processesMentioning(mp).length === 0, 5000), 'no daemon left');
     assert.deepEqual((await statusJson()).members.map((m) => m.id), ['node-0', 'node-1'], 'not a member');

@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { execFile, spawn, ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { isMounted, waitUntilAnswering } from '../../src/mount/mountpoint';
+import { killChild, processesMentioning } from './e2e-helpers';
 
 const exec = promisify(execFile);
 
@@ -25,6 +27,24 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** The command-line failure contract: exactly one "cachalot: error:" line on stderr and a non-zero exit code (exitCode, when given). */
+export function assertOneLineError(result: CliResult, pattern: RegExp, exitCode?: number): void {
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  const shown = JSON.stringify(result.stderr);
+  assert.equal(lines.length, 1, `exactly one non-empty line on stderr, got ${shown}`);
+  assert.match(lines[0], /^cachalot: error: \S/, `starts with "cachalot: error:": ${shown}`);
+  assert.match(lines[0], pattern, `the reason: ${shown}`);
+  assert.notEqual(result.code, 0, 'non-zero exit code');
+  if (exitCode !== undefined) assert.equal(result.code, exitCode, `exit code (stderr ${shown})`);
+}
+
+/** For after(): ends the children a test started, unmounts what is left at its mountpoints and kills, by PID, a daemon a failed mount left there. */
+export async function cleanUpDaemons(children: ChildProcess[], mountpoints: string[]): Promise<void> {
+  for (const child of children) await killChild(child);
+  for (const mp of mountpoints) await forceUnmount(mp);
+  for (const mp of mountpoints) for (const pid of processesMentioning(mp)) process.kill(pid, 'SIGKILL');
 }
 
 export interface Mounted {

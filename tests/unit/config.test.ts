@@ -120,7 +120,7 @@ test('memory settings that cannot fit are one-line errors naming the key', () =>
   }
 });
 
-test('cluster keys: meta needs token_file, the others need meta; the node id defaults to hostname and mountpoint', () => {
+test('cluster keys: meta needs token_file, the others (TLS files included) need meta; the node id defaults to hostname and mountpoint', () => {
   const load = (flags: Record<string, unknown>, mountpoint = '/mnt/x') => loadMountConfig({ ...base, mountpoint, env: {}, flags });
   assert.equal(load({}).cluster, undefined);
   const cluster = load({ meta: '127.0.0.1:7000', token_file: '/etc/cachalot/token', peer_listen: '10.0.0.5:7001' }).cluster;
@@ -138,4 +138,9 @@ test('cluster keys: meta needs token_file, the others need meta; the node id def
   invalid({ token_file: '/t' }, /"token_file" needs "meta"/);
   invalid({ ...flags, node_id: 'has space' }, /node_id/);
   invalid({ meta: 'no-port', token_file: '/t' }, /meta.*HOST:PORT/);
+  // TLS: file names here; the daemon reads and checks the files (tests/unit/cluster-tls.test.ts).
+  assert.deepEqual(load(flags).cluster?.tls, { cert: undefined, key: undefined, ca: undefined });
+  assert.deepEqual(load({ ...flags, tls_cert: '/c.pem', tls_key: '/c.key', tls_ca: '/ca.pem' }).cluster?.tls, { cert: '/c.pem', key: '/c.key', ca: '/ca.pem' });
+  invalid({ tls_ca: '/ca.pem' }, /"tls_ca" needs "meta"/);
+  invalid({ ...flags, tls_cert: '' }, /tls_cert/);
 });

@@ -131,7 +131,7 @@ test('it is gRPC: a grpc-js client reads a block from the peer service, and the 
       call.end();
     },
   });
-  const address = await bindServer(server, '127.0.0.1:0', 'grpc-js peer');
+  const address = await bindServer(server, '127.0.0.1:0', 'grpc-js peer', undefined);
   const peers = client();
   try {
     const block = await peers.fetch(address, request);
