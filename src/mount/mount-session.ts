@@ -37,8 +37,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       maxAttempts: config.maxAttempts,
       maxConnections: config.s3MaxConnections,
     },
-    metrics,
     log,
+    metrics,
   );
   // Fail before mounting: a bad mountpoint, bucket, endpoint or key says so at once and leaves no mount behind.
   const { replacedStale } = await prepareMountpoint(config.mountpoint);
