@@ -3,29 +3,36 @@
  * match on it); only vfs/ turns codes into errno values and only cli/ turns
  * them into exit codes.
  */
-export type ErrorCode =
-  | 'InvalidUri'
-  | 'InvalidConfig'
-  | 'NoSuchBucket'
-  | 'AccessDenied'
-  | 'InvalidCredentials'
-  | 'EndpointUnreachable'
-  | 'NotFound'
-  | 'PreconditionFailed'
-  | 'Throttled'
-  | 'ServerError'
-  | 'Timeout'
-  | 'ConnectionLost'
-  | 'ShortRead'
-  | 'BadResponse'
-  | 'MountpointInvalid'
-  | 'MountFailed'
-  | 'CacheDirBusy'
-  | 'NoDaemon'
-  | 'Unauthenticated'
-  | 'ListenFailed'
-  | 'PeerFailed'
-  | 'Internal';
+export const ERROR_CODES = [
+  'InvalidUri',
+  'InvalidConfig',
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidCredentials',
+  'EndpointUnreachable',
+  'NotFound',
+  'PreconditionFailed',
+  'Throttled',
+  'ServerError',
+  'Timeout',
+  'ConnectionLost',
+  'ShortRead',
+  'BadResponse',
+  'MountpointInvalid',
+  'MountFailed',
+  'CacheDirBusy',
+  'NoDaemon',
+  'Unauthenticated',
+  'ListenFailed',
+  'PeerFailed',
+  // Meta's shared listing cache: a continuation token whose snapshot is gone; a folder larger than the cache.
+  'ListingExpired',
+  'ListingTooLarge',
+  'Internal',
+] as const;
+
+/** A listed value, so that a code that crossed the wire (from meta) can be checked. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'Throttled',

@@ -1,5 +1,32 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { CachalotError } from '../errors';
+import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { CachalotError, ERROR_CODES, type ErrorCode } from '../errors';
+
+/**
+ * A server's CachalotError travels as trailing metadata beside the gRPC
+ * status, so that the caller gets the same code (an S3 error meta met is
+ * NoSuchBucket on the node too, not "meta failed"), and a failure meta
+ * reports is never mistaken for meta being unreachable.
+ */
+const CODE_KEY = 'cachalot-error-code';
+
+/** The status a code is sent with, for callers that do not read CODE_KEY (grpcurl); INTERNAL for the rest. */
+const STATUS_OF: Partial<Record<ErrorCode, status>> = {
+  NoSuchBucket: status.NOT_FOUND,
+  NotFound: status.NOT_FOUND,
+  AccessDenied: status.PERMISSION_DENIED,
+  InvalidCredentials: status.PERMISSION_DENIED,
+  Throttled: status.RESOURCE_EXHAUSTED,
+  ListingTooLarge: status.RESOURCE_EXHAUSTED,
+  ListingExpired: status.FAILED_PRECONDITION,
+  InvalidUri: status.INVALID_ARGUMENT,
+};
+
+/** A server's typed failure as the status a handler answers with. */
+export function toGrpcStatus(err: CachalotError): Partial<StatusObject> {
+  const metadata = new Metadata();
+  metadata.set(CODE_KEY, err.code);
+  return { code: STATUS_OF[err.code] ?? status.INTERNAL, details: err.message, metadata };
+}
 
 /** How grpc-js words a call that failed because no connection could be made. */
 const NO_CONNECTION = /^No connection established\. Last error: /;
@@ -13,6 +40,8 @@ export function fromGrpcError(err: unknown, service: string): CachalotError {
   const grpc = err as Partial<ServiceError>;
   const raw = String(grpc.details ?? grpc.message ?? err);
   const details = reason(raw);
+  const sent = grpc.metadata?.get(CODE_KEY)[0];
+  if (ERROR_CODES.includes(sent as ErrorCode)) return new CachalotError(sent as ErrorCode, `${service}: ${details}`, { cause: err });
   switch (grpc.code) {
     case status.UNAUTHENTICATED:
       return new CachalotError('Unauthenticated', `${service} refused the call: ${details}`, { cause: err });

@@ -3,7 +3,7 @@ import { bearerTokenInterceptor } from '../cluster/grpc-auth';
 import { fromGrpcError } from '../cluster/grpc-errors';
 import { channelCredentials, type ClusterTls } from '../cluster/grpc-tls';
 import { metaService } from './meta-proto';
-import type { HeartbeatReply, HeartbeatRequest, Lease, MembershipView, RegisterRequest } from './types';
+import type { HeartbeatReply, HeartbeatRequest, Lease, ListingPage, ListingRequest, MembershipView, RegisterRequest } from './types';
 
 /** Calls to meta, each with a deadline; failures are one-line CachalotErrors (Unauthenticated, EndpointUnreachable, Timeout, ...). */
 export interface MetaClient {
@@ -13,6 +13,8 @@ export interface MetaClient {
   /** Returns the epoch after the node left. */
   leave(nodeId: string, timeoutMs: number): Promise<number>;
   members(timeoutMs: number): Promise<MembershipView>;
+  /** One page of a folder listing from the shared listing cache; a failure meta met keeps its code (NoSuchBucket, ListingExpired, ...). */
+  list(request: ListingRequest, timeoutMs: number): Promise<ListingPage>;
   close(): void;
 }
 
@@ -48,6 +50,7 @@ export function createMetaClient(address: string, token: string, options: MetaCl
     heartbeat: (request, timeoutMs) => call<HeartbeatReply>('Heartbeat', request, timeoutMs),
     leave: async (nodeId, timeoutMs) => (await call<{ epoch: number }>('Leave', { nodeId }, timeoutMs)).epoch,
     members: (timeoutMs) => call<MembershipView>('Members', {}, timeoutMs),
+    list: (request, timeoutMs) => call<ListingPage>('List', request, timeoutMs),
     close: () => closeClient(client),
   };
 }

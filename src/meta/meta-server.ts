@@ -1,13 +1,16 @@
 import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { requireBearerToken } from '../cluster/grpc-auth';
+import { toGrpcStatus } from '../cluster/grpc-errors';
 import { bindServer } from '../cluster/grpc-service';
 import { describeTls, type ClusterTls } from '../cluster/grpc-tls';
-import { oneLine } from '../errors';
+import { isCachalotError, oneLine } from '../errors';
+import { isBucketName } from '../object/s3-uri';
 import type { Logger } from '../obs/logger';
 import { openEpochStore } from './epoch-store';
+import { ListingCache, type ListingCacheOptions } from './listing-cache';
 import { metaService } from './meta-proto';
 import { Membership } from './membership';
-import type { HeartbeatRequest, RegisterRequest } from './types';
+import type { HeartbeatRequest, ListingRequest, RegisterRequest } from './types';
 
 export interface MetaServerOptions {
   /** HOST:PORT; port 0 takes any free port (see MetaServer.address). */
@@ -17,6 +20,8 @@ export interface MetaServerOptions {
   /** TLS with meta's certificate, and with a CA mutual TLS; plain TCP without. */
   tls?: ClusterTls;
   leaseMs: number;
+  /** The shared listing cache: where it lists, its TTL and its bound. */
+  listing: Omit<ListingCacheOptions, 'log' | 'now'>;
   log: Logger;
 }
 
@@ -31,6 +36,8 @@ export interface MetaServer {
 
 /** Lapsed leases are dropped by a timer too, so that the epoch moves on although nobody asks. */
 const SWEEPS_PER_LEASE = 4;
+/** How often listings nobody may use any more are let go. */
+const LISTING_SWEEP_MS = 5000;
 const GRACEFUL_STOP_MS = 2000;
 
 export async function startMetaServer(options: MetaServerOptions): Promise<MetaServer> {
@@ -44,7 +51,8 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   const server = new Server({
     interceptors: [requireBearerToken(options.token, (peer, reason) => log.warn({ peer, reason }, 'refused a call'))],
   });
-  server.addService(metaService().service, handlers(membership, log));
+  const listings = new ListingCache({ ...options.listing, log });
+  server.addService(metaService().service, handlers(membership, listings, log));
   let address: string;
   try {
     address = await bindServer(server, options.listen, 'meta', options.tls);
@@ -53,7 +61,8 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
     throw err;
   }
   const sweeper = setInterval(() => guarded(log, () => membership.expire()), options.leaseMs / SWEEPS_PER_LEASE);
-  log.info({ address, epoch: membership.epoch, leaseMs: options.leaseMs, transport: describeTls(options.tls) }, 'meta serving');
+  const listingSweeper = setInterval(() => listings.sweep(), LISTING_SWEEP_MS);
+  log.info({ address, epoch: membership.epoch, leaseMs: options.leaseMs, transport: describeTls(options.tls), listingTtlMs: options.listing.ttlMs, listingEntries: options.listing.maxEntries }, 'meta serving');
   return {
     address,
     get epoch() {
@@ -61,6 +70,8 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
     },
     stop: async () => {
       clearInterval(sweeper);
+      clearInterval(listingSweeper);
+      listings.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), GRACEFUL_STOP_MS);
         server.tryShutdown(() => {
@@ -73,12 +84,13 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   };
 }
 
-function handlers(membership: Membership, log: Logger): UntypedServiceImplementation {
+function handlers(membership: Membership, listings: ListingCache, log: Logger): UntypedServiceImplementation {
   return {
     Register: unary<RegisterRequest>(log, (r) => membership.register(withNodeId(r))),
     Heartbeat: unary<HeartbeatRequest>(log, (r) => membership.heartbeat(withNodeId(r))),
     Leave: unary<{ nodeId: string }>(log, (r) => ({ epoch: membership.leave(withNodeId(r).nodeId) })),
     Members: unary<object>(log, () => membership.view()),
+    List: unary<ListingRequest>(log, (r) => listings.page(folderListing(r))),
   };
 }
 
@@ -89,16 +101,28 @@ function withNodeId<T extends { nodeId: string }>(request: T): T {
   return request;
 }
 
-/** A handler whose failure is one line to the caller (INTERNAL: an epoch that could not be saved) and in the log. */
-function unary<Req>(log: Logger, answer: (request: Req) => object) {
+function folderListing(request: ListingRequest): ListingRequest {
+  if (!isBucketName(request.bucket)) throw new InvalidRequest(`invalid bucket name "${request.bucket}"`);
+  if (request.delimiter === '') throw new InvalidRequest('delimiter is empty: meta caches folder listings only');
+  return request;
+}
+
+/**
+ * A handler whose failure is one line to the caller and, unless it is a
+ * typed error the caller gets with its code (an S3 error, already logged
+ * where it happened), in the log (INTERNAL: an epoch that could not be saved).
+ */
+function unary<Req>(log: Logger, answer: (request: Req) => object | Promise<object>) {
   return (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>) => {
-    try {
-      callback(null, answer(call.request));
-    } catch (err) {
-      if (err instanceof InvalidRequest) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
-      log.error({ err: oneLine(err) }, 'request failed');
-      callback({ code: status.INTERNAL, details: oneLine(err) });
-    }
+    new Promise<object>((resolve) => resolve(answer(call.request))).then(
+      (reply) => callback(null, reply),
+      (err: unknown) => {
+        if (err instanceof InvalidRequest) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
+        if (isCachalotError(err)) return callback(toGrpcStatus(err));
+        log.error({ err: oneLine(err) }, 'request failed');
+        callback({ code: status.INTERNAL, details: oneLine(err) });
+      },
+    );
   };
 }
 

@@ -56,3 +56,32 @@ export interface EpochStore {
   /** Durable when it returns; throws when it cannot be (then the change is not made). */
   save(epoch: number): void;
 }
+
+/** One page of a folder listing from meta's shared listing cache (see meta.proto for the fields). */
+export interface ListingRequest {
+  bucket: string;
+  prefix: string;
+  delimiter: string;
+  /** '' for the first page. */
+  continuationToken: string;
+  /** 0: the most meta serves (1000). */
+  maxKeys: number;
+  /** The oldest listing the asker accepts, ms since meta finished it; -1: any age. */
+  maxAgeMs: number;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+}
+
+export interface ListingPage {
+  objects: ListedObject[];
+  prefixes: string[];
+  /** '' on the last page. */
+  continuationToken: string;
+  /** Ms since meta finished listing the folder; 0 while it is under way. */
+  ageMs: number;
+}

@@ -5,20 +5,26 @@ import { readTls, type ClusterTls } from '../cluster/grpc-tls';
 import type { PeerMember } from '../cluster/peer-source';
 import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';
-import { createMetaClient } from '../meta/meta-client';
+import { createMetaClient, type MetaClient } from '../meta/meta-client';
 import type { NodeFigures } from '../meta/types';
 import type { Logger } from '../obs/logger';
 
+/** The client of --meta, shared by membership and listings; grpc-js logs go to ours from here on. */
+export function metaClientFor(cluster: ClusterNodeConfig, security: ClusterSecurity, log: Logger): MetaClient {
+  routeGrpcLogs(log);
+  return createMetaClient(cluster.meta, security.token, { tls: security.tls });
+}
+
 /**
  * With --meta: registers this mount as a cluster node, advertising its peer
- * service at peerAddress, and keeps it a member until leave(). Fails only
- * when meta refuses the node (wrong token, failed TLS handshake); an
+ * service at peerAddress, and keeps it a member until leave() (which closes
+ * the client). Fails only when meta refuses the node (wrong token, failed TLS
+ * handshake); an
  * unreachable meta is tried again in the background while the mount serves.
  */
-export async function joinCluster(cluster: ClusterNodeConfig, security: ClusterSecurity, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
-  routeGrpcLogs(log);
+export async function joinCluster(cluster: ClusterNodeConfig, client: MetaClient, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
   const member = new ClusterMember({
-    client: createMetaClient(cluster.meta, security.token, { tls: security.tls }),
+    client,
     node: { nodeId: cluster.nodeId, peerAddress, capacityBytes: sum(cache.stats(), 'capacityBytes') },
     figures: () => cacheFigures(cache.stats()),
     log,

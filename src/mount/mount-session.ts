@@ -11,8 +11,9 @@ import { ObjectVfs } from '../vfs/object-vfs';
 import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
 import type { ClusterMember } from '../meta/cluster-member';
+import { MetaListingStore } from '../meta/meta-listing-store';
 import { openBlockStack } from './block-stack';
-import { clusterSecurity, joinCluster, peerMembers } from './join-cluster';
+import { clusterSecurity, joinCluster, metaClientFor, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
 import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
@@ -39,15 +40,20 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       maxAttempts: config.maxAttempts,
       maxConnections: config.s3MaxConnections,
     },
-    metrics,
     log,
+    metrics,
   );
   // Fail before mounting: a bad mountpoint, bucket, endpoint or key says so at once and leaves no mount behind.
   const { replacedStale } = await prepareMountpoint(config.mountpoint);
   await store.checkBucket();
   if (replacedStale) log.warn({ mountpoint: config.mountpoint }, 'replaced a stale mount (its daemon had died)');
 
-  const namespace = new Namespace(store, {
+  const metaClient = config.cluster && metaClientFor(config.cluster, security!, log);
+  // A cluster node lists folders through meta's shared listing cache; blocks and heads stay on S3.
+  const listingStore = metaClient
+    ? new MetaListingStore(store, { client: metaClient, maxAgeMs: config.metadataTtlMs, log, onOutcome: (outcome) => metrics.listings.inc({ outcome }) })
+    : store;
+  const namespace = new Namespace(listingStore, {
     rootPrefix: config.prefix,
     ttlMs: config.metadataTtlMs,
     negativeTtlMs: config.negativeTtlMs,
@@ -83,7 +89,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       const { peerListen } = config.cluster;
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
       peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, source: blocks.source, log, onServed }) : undefined;
-      member = await joinCluster(config.cluster, security!, peerServer?.address ?? '', blocks.cache, log);
+      member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(controlSocketPath(config.mountpoint), {
@@ -99,7 +105,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     );
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
-    await member?.leave();
+    if (member) await member.leave();
+    else metaClient?.close();
     await peerServer?.stop();
     metricsServer?.close();
     controlServer?.close();

@@ -24,6 +24,8 @@ export interface ListPage {
   prefixes: string[];
   /** Present when more pages follow. */
   continuationToken?: string;
+  /** How long ago the listing was made, when it comes from a cache (meta's shared listing cache); absent: just now. */
+  ageMs?: number;
 }
 
 export interface RangeRequest {

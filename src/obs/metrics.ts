@@ -31,6 +31,12 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly listings = new Counter({
+    name: 'cachalot_listings_total',
+    help: "Folder listings of a cluster node, by where they came from: meta (the shared listing cache), s3 (meta passed over after it failed), meta-failed (meta failed; S3 served it)",
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
 
   constructor() {

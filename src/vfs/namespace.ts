@@ -139,8 +139,10 @@ export class Namespace {
     const prefix = path === '/' ? this.options.rootPrefix : this.keyOf(path) + '/';
     const entries = new Map<string, Node>();
     let continuationToken: string | undefined;
+    let ageMs = 0;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const result = await this.store.list({ prefix, delimiter: '/', continuationToken });
+      ageMs = Math.max(ageMs, result.ageMs ?? 0);
       for (const object of result.objects) {
         const name = object.key.slice(prefix.length);
         if (name === '') continue; // the folder's own marker object "dir/"
@@ -162,7 +164,8 @@ export class Namespace {
       continuationToken = result.continuationToken;
       if (!continuationToken) break;
     }
-    const listing = { entries, expiresAt: this.now() + this.options.ttlMs };
+    // A listing from a cache is trusted only for what is left of the TTL: names are never older than the TTL allows.
+    const listing = { entries, expiresAt: this.now() + this.options.ttlMs - ageMs };
     this.lookupsPerFolder.delete(path);
     this.remember(this.listings, path, listing);
     return listing;

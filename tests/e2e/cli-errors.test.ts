@@ -299,6 +299,9 @@ describe('meta and status: bad input is one line', () => {
     [['meta', '--data-dir', 'd', '--token-file', 't'], /--listen/],
     [['meta', '--listen', 'no-port', '--data-dir', 'd', '--token-file', 't'], /--listen.*HOST:PORT/],
     [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--lease-ms', '5'], /--lease-ms/],
+    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--listing-ttl', 'soon'], /--listing-ttl.*duration/],
+    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--listing-entries', '10'], /--listing-entries/],
+    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--endpoint', 'not a url'], /--endpoint.*URL/],
     [['status', '--token-file', 't'], /--meta/],
     [['status', '--meta', '127.0.0.1:1'], /--token-file/],
   ];

@@ -7,7 +7,7 @@
 // stopped the mounts go on serving; a restarted meta sees them again at a
 // higher epoch; a wrong token is refused.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,8 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { MountStats } from '../../src/mount/mount-stats';
 import { assertSameBytes, childExit, freePort, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
-import { assertOneLineError, CACHALOT, cleanUpDaemons, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
+import { assertOneLineError, cleanUpDaemons, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
 import { dropPageCache } from '../support/cache-fixture';
+import { startMetaProcess } from '../support/meta-process';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 
 const BUCKET = 'cluster';
@@ -83,17 +84,12 @@ after(async () => {
 
 /** `cachalot meta` on the test's fixed port and data dir, as a child the test owns. */
 async function startMeta(): Promise<ChildProcess> {
-  const child = spawn(
-    CACHALOT,
-    ['meta', '--listen', `127.0.0.1:${metaPort}`, '--data-dir', join(work, 'meta-data'), '--token-file', tokenFile, '--lease-ms', String(LEASE_MS), '--log-level', 'warn'],
-    { env: s3.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = await startMetaProcess(
+    metaPort,
+    ['--data-dir', join(work, 'meta-data'), '--token-file', tokenFile, '--lease-ms', String(LEASE_MS), '--log-level', 'warn'],
+    s3.env,
   );
   children.push(child);
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const listening = await waitFor(() => child.exitCode !== null || /meta listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1], 15_000);
-  assert.equal(listening, String(metaPort), `meta prints the address it serves: ${JSON.stringify(output)}`);
   return child;
 }
 

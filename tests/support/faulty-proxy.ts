@@ -53,6 +53,8 @@ export interface ProxyStats {
   faultsByOp: Record<S3Operation, number>;
   /** Requests seen per object key (GET object only). */
   getsByKey: Map<string, number>;
+  /** Folder listings (ListObjects with a delimiter, first pages only) per prefix. */
+  folderListings: Map<string, number>;
 }
 
 export interface FaultyProxy {
@@ -72,7 +74,7 @@ const ERROR_BODIES: Record<Exclude<FaultKind, 'drop'>, { status: number; code: s
 
 function emptyStats(): ProxyStats {
   const ops = (): Record<S3Operation, number> => ({ 'head-bucket': 0, list: 0, 'head-object': 0, 'get-object': 0, other: 0 });
-  return { requests: 0, byOp: ops(), faults: { slowdown: 0, internal: 0, drop: 0 }, faultsByOp: ops(), getsByKey: new Map() };
+  return { requests: 0, byOp: ops(), faults: { slowdown: 0, internal: 0, drop: 0 }, faultsByOp: ops(), getsByKey: new Map(), folderListings: new Map() };
 }
 
 /** Path-style S3 request: /BUCKET[/KEY...]. */
@@ -166,6 +168,10 @@ export async function startFaultyProxy(upstream: string, options: { seed?: numbe
     stats.requests++;
     stats.byOp[info.op]++;
     if (info.op === 'get-object') stats.getsByKey.set(info.key, (stats.getsByKey.get(info.key) ?? 0) + 1);
+    if (info.op === 'list' && info.query.has('delimiter') && !info.query.has('continuation-token')) {
+      const prefix = info.query.get('prefix') ?? '';
+      stats.folderListings.set(prefix, (stats.folderListings.get(prefix) ?? 0) + 1);
+    }
     const fault = chooseFault(info, req);
     if (fault) {
       stats.faults[fault]++;

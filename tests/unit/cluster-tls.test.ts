@@ -18,6 +18,7 @@ import { PeerSource, type PeerOutcome } from '../../src/cluster/peer-source';
 import { ErrorCode, isCachalotError } from '../../src/errors';
 import { createMetaClient } from '../../src/meta/meta-client';
 import { startMetaServer, type MetaServer } from '../../src/meta/meta-server';
+import { MemoryStore } from '../../src/object/memory-store';
 import { silentLogger } from '../../src/obs/logger';
 import { makeTlsFixture, type TlsFixture } from '../support/tls-fixture';
 
@@ -108,7 +109,7 @@ async function peer(tls: ClusterTls | undefined): Promise<string> {
 }
 
 async function meta(tls: ClusterTls | undefined): Promise<string> {
-  const server = await startMetaServer({ listen: '127.0.0.1:0', dataDir: join(work, `meta-${metas.length}`), token: TOKEN, tls, leaseMs: 5000, log: silentLogger });
+  const server = await startMetaServer({ listen: '127.0.0.1:0', dataDir: join(work, `meta-${metas.length}`), token: TOKEN, tls, leaseMs: 5000, listing: { stores: () => new MemoryStore(), ttlMs: 60_000, maxEntries: 1000 }, log: silentLogger });
   metas.push(server);
   return server.address;
 }

@@ -3,8 +3,6 @@
 // view while meta is down and registers again when it returns.
 import { credentials } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pino from 'pino';
@@ -12,25 +10,18 @@ import { isCachalotError } from '../../src/errors';
 import { ClusterMember } from '../../src/meta/cluster-member';
 import { createMetaClient } from '../../src/meta/meta-client';
 import { metaService } from '../../src/meta/meta-proto';
-import { MetaServer, startMetaServer } from '../../src/meta/meta-server';
+import type { MetaServer } from '../../src/meta/meta-server';
 import { silentLogger } from '../../src/obs/logger';
 import { freePort, waitFor } from '../support/e2e-helpers';
+import { META_TOKEN as TOKEN, metaFixture } from '../support/meta-fixture';
 
-const TOKEN = 'unit-test-token';
 const LEASE_MS = 600;
-const work = mkdtempSync(join(tmpdir(), 'cachalot-meta-unit-'));
-const servers: MetaServer[] = [];
-let dirs = 0;
+const metas = metaFixture();
 
-after(async () => {
-  for (const server of servers) await server.stop().catch(() => undefined);
-  rmSync(work, { recursive: true, force: true });
-});
+after(() => metas.stopAll());
 
-async function startMeta(listen = '127.0.0.1:0', dataDir = join(work, `data-${++dirs}`)): Promise<MetaServer> {
-  const server = await startMetaServer({ listen, dataDir, token: TOKEN, leaseMs: LEASE_MS, log: silentLogger });
-  servers.push(server);
-  return server;
+function startMeta(listen?: string, dataDir?: string): Promise<MetaServer> {
+  return metas.start({ listen, dataDir, leaseMs: LEASE_MS });
 }
 
 /** A logger whose lines the test can read. */
@@ -106,7 +97,7 @@ test('ClusterMember: a wrong token makes join() reject', async () => {
 });
 
 test('ClusterMember: heartbeats keep it a member; meta down: last view kept, said once; meta back: registered again at a higher epoch', async () => {
-  const dataDir = join(work, 'restarted');
+  const dataDir = join(metas.work, 'restarted');
   let meta = await startMeta('127.0.0.1:0', dataDir);
   const address = meta.address;
   const { log, lines } = capturingLogger();

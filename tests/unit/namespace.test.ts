@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/object/memory-store';
+import type { ListRequest, ObjectStore } from '../../src/object/types';
 import { silentLogger } from '../../src/obs/logger';
 import { Namespace } from '../../src/vfs/namespace';
 
-function setup(keys: string[], options: { rootPrefix?: string; ttlMs?: number; negativeTtlMs?: number } = {}) {
+function setup(keys: string[], options: { rootPrefix?: string; ttlMs?: number; negativeTtlMs?: number; wrap?: (store: MemoryStore) => ObjectStore } = {}) {
   const store = new MemoryStore();
   for (const key of keys) store.put(key, key.endsWith('/') ? '' : `data:${key}`);
   let clock = 1_000_000;
   let skipped = 0;
-  const ns = new Namespace(store, {
+  const ns = new Namespace(options.wrap?.(store) ?? store, {
     rootPrefix: options.rootPrefix ?? '',
     ttlMs: options.ttlMs ?? 60_000,
     negativeTtlMs: options.negativeTtlMs ?? 5_000,
@@ -71,6 +72,18 @@ test('listings expire after the TTL; "never" keeps them', async () => {
   immutable.store.put('d/two', 'x');
   immutable.advance(365 * 86400_000);
   assert.deepEqual(await names(immutable.ns, '/d'), ['one']);
+});
+
+test('a listing from a cache (meta) is trusted only for what is left of the TTL', async () => {
+  // A store that says its listings are 50 s old, as meta's shared cache does.
+  const aged = (store: MemoryStore) => Object.assign(Object.create(store) as MemoryStore, { list: async (r: ListRequest) => ({ ...(await store.list(r)), ageMs: 50_000 }) });
+  const { store, ns, advance } = setup(['d/one'], { wrap: aged });
+  assert.deepEqual(await names(ns, '/d'), ['one']);
+  store.put('d/two', 'x');
+  advance(9_000);
+  assert.deepEqual(await names(ns, '/d'), ['one'], 'within the 10 s left');
+  advance(1_001);
+  assert.deepEqual(await names(ns, '/d'), ['one', 'two'], '60 s after the listing was made: listed again');
 });
 
 test('a miss is remembered for the negative TTL only', async () => {

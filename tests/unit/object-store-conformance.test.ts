@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { isCachalotError } from '../../src/errors';
+import { createMetaClient } from '../../src/meta/meta-client';
+import { MetaListingStore } from '../../src/meta/meta-listing-store';
 import { MemoryStore } from '../../src/object/memory-store';
 import { S3Store } from '../../src/object/s3-store';
 import type { ObjectStore } from '../../src/object/types';
+import { silentLogger } from '../../src/obs/logger';
+import { META_TOKEN, metaFixture } from '../support/meta-fixture';
 import { S3Fixture, putAll, startS3Fixture } from '../support/s3-fixture';
 
 /** The same contract, checked against every ObjectStore implementation. */
@@ -18,7 +22,8 @@ const FIXTURE_KEYS = [
 ];
 const bytesOf = (key: string) => Buffer.from(`contents of ${key} `.repeat(key.length + 1));
 
-async function listAll(store: ObjectStore, prefix: string, maxKeys: number) {
+/** A folder listing page by page; without maxKeys as Namespace lists (the pages the store chooses). */
+async function listAll(store: ObjectStore, prefix: string, maxKeys?: number) {
   const objects: string[] = [];
   const prefixes: string[] = [];
   let token: string | undefined;
@@ -40,16 +45,16 @@ function conformance(name: string, open: () => Promise<{ store: ObjectStore; clo
     after(() => close());
 
     test('lists a folder with delimiter: objects, markers and sub-folders', async () => {
-      const root = await listAll(store, '', 1000);
+      const root = await listAll(store, '');
       assert.deepEqual(root.objects, ['a.txt']);
       assert.deepEqual(root.prefixes.sort(), ['dir/', 'many/', 'only-subfolders/']);
-      const dir = await listAll(store, 'dir/', 1000);
+      const dir = await listAll(store, 'dir/');
       assert.deepEqual(dir.objects.sort(), ['dir/', 'dir/one', 'dir/two']);
       assert.deepEqual(dir.prefixes, ['dir/sub/']);
     });
 
     test('a folder holding only sub-folders is a common prefix', async () => {
-      const inner = await listAll(store, 'only-subfolders/', 1000);
+      const inner = await listAll(store, 'only-subfolders/');
       assert.deepEqual(inner, { objects: [], prefixes: ['only-subfolders/inner/'] });
     });
 
@@ -88,10 +93,25 @@ function conformance(name: string, open: () => Promise<{ store: ObjectStore; clo
   });
 }
 
-conformance('MemoryStore', async () => {
+function fixtureStore(): MemoryStore {
   const store = new MemoryStore('conformance');
   for (const key of FIXTURE_KEYS) store.put(key, key.endsWith('/') ? Buffer.alloc(0) : bytesOf(key));
-  return { store, close: async () => {} };
+  return store;
+}
+
+conformance('MemoryStore', async () => ({ store: fixtureStore(), close: async () => {} }));
+
+// Folder listings from meta over gRPC (its own MemoryStore behind it), the rest from the node's.
+conformance('MetaListingStore: meta over gRPC on 127.0.0.1', async () => {
+  const metas = metaFixture();
+  const meta = await metas.start({ store: fixtureStore() });
+  const client = createMetaClient(meta.address, META_TOKEN);
+  const store = new MetaListingStore(fixtureStore(), { client, maxAgeMs: 60_000, log: silentLogger, onOutcome: (o) => assert.equal(o, 'meta') });
+  const close = async () => {
+    client.close();
+    await metas.stopAll();
+  };
+  return { store, close };
 });
 
 let fixture: S3Fixture | undefined;
