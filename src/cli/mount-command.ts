@@ -35,6 +35,7 @@ interface MountFlags extends TlsFlags {
   meta?: string;
   nodeId?: string;
   peerListen?: string;
+  peerLz4?: boolean;
   tokenFile?: string;
 }
 
@@ -70,7 +71,8 @@ export function mountCommand(): Command {
     .option('--meta <host:port>', 'join the cluster of this metadata service (docs/CLUSTER.md)')
     .option('--node-id <id>', "this node's id in the cluster (default: hostname and a hash of the mountpoint)")
     .option('--peer-listen <host:port>', 'where this node serves its cached blocks to the cluster (peer service; port 0: any free port)')
-    .option('--token-file <file>', 'file holding the cluster secret; required with --meta');
+    .option('--token-file <file>', 'file holding the cluster secret; required with --meta')
+    .option('--no-peer-lz4', 'send and take blocks between peers raw, never lz4-compressed (default: lz4 for the blocks it shrinks by a tenth)');
   return withTlsOptions(command)
     .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
       let config: MountConfig;
@@ -108,6 +110,8 @@ export function mountCommand(): Command {
             tls_cert: flags.tlsCert && resolve(flags.tlsCert),
             tls_key: flags.tlsKey && resolve(flags.tlsKey),
             tls_ca: flags.tlsCa && resolve(flags.tlsCa),
+            // Commander sets it true unless --no-peer-lz4 is given: only the flag's false may override the file.
+            peer_lz4: flags.peerLz4 === false ? false : undefined,
           },
         });
       } catch (err) {

@@ -7,12 +7,14 @@
  * into a fresh buffer, and the garbage collector then spent more time than
  * anything else on both nodes (docs/BENCHMARKS.md, "Peer reads").
  *
- * message BlockChunk { uint64 length = 1; uint32 crc32c = 2; bytes data = 3; }
+ * message BlockChunk { uint64 length = 1; uint32 crc32c = 2; bytes data = 3; Encoding encoding = 4; uint64 wire_length = 5; }
  */
 
 const FIELD_LENGTH = 1;
 const FIELD_CRC32C = 2;
 const FIELD_DATA = 3;
+const FIELD_ENCODING = 4;
+const FIELD_WIRE_LENGTH = 5;
 const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
 const WIRE_LEN = 2;
@@ -20,15 +22,34 @@ const WIRE_I32 = 5;
 /** gRPC's message prefix: a compressed flag and the message length (big-endian). */
 const PREFIX_BYTES = 5;
 
+/** Encoding of a block's data on the wire (peer.proto's enum). */
+export const enum ChunkEncoding {
+  Raw = 0,
+  /** lz4-napi's format: lz4 block with the uncompressed length (4 bytes, little-endian) before it. */
+  Lz4 = 1,
+}
+
+/** What the first chunk of a block says of it. */
+export interface BlockHeader {
+  length: number;
+  /** Of the block's own bytes, whatever the encoding. */
+  crc32c: number;
+  encoding: ChunkEncoding;
+  /** Bytes of data on the wire, all chunks together. */
+  wireLength: number;
+}
+
 /**
  * The bytes that go before `dataLength` bytes of block data to make one
- * gRPC-framed BlockChunk; the first chunk of a block also carries its length
- * and CRC32C.
+ * gRPC-framed BlockChunk; the first chunk of a block also carries its header.
  */
-export function chunkPrefix(dataLength: number, first?: { length: number; crc32c: number }): Buffer {
+export function chunkPrefix(dataLength: number, first?: BlockHeader): Buffer {
   const fields: number[] = [];
   if (first) {
     fields.push(key(FIELD_LENGTH, WIRE_VARINT), ...varint(first.length), key(FIELD_CRC32C, WIRE_VARINT), ...varint(first.crc32c >>> 0));
+    if (first.encoding !== ChunkEncoding.Raw) {
+      fields.push(key(FIELD_ENCODING, WIRE_VARINT), ...varint(first.encoding), key(FIELD_WIRE_LENGTH, WIRE_VARINT), ...varint(first.wireLength));
+    }
   }
   fields.push(key(FIELD_DATA, WIRE_LEN), ...varint(dataLength));
   const prefix = Buffer.allocUnsafe(PREFIX_BYTES + fields.length);
@@ -65,9 +86,11 @@ export class BlockChunkDecoder {
   private varintShift = 0;
   /** Bytes left of a data field or of a skipped one. */
   private bytesLeft = 0;
-  /** The block's length and CRC32C as sent so far (proto3: 0 until a chunk sets them; the first does). */
+  /** The block's header as sent so far (proto3: 0 until a chunk sets a field; the first does). */
   length = 0;
   crc32c = 0;
+  encoding: ChunkEncoding = ChunkEncoding.Raw;
+  wireLength = 0;
 
   /** onData gets the block's bytes in order, as views of the arriving pieces. */
   constructor(private readonly onData: (bytes: Buffer) => void) {}
@@ -157,6 +180,8 @@ export class BlockChunkDecoder {
     }
     if (this.field === FIELD_LENGTH) this.length = value;
     if (this.field === FIELD_CRC32C) this.crc32c = value >>> 0;
+    if (this.field === FIELD_ENCODING) this.encoding = value;
+    if (this.field === FIELD_WIRE_LENGTH) this.wireLength = value;
     this.startField();
   }
 

@@ -1,10 +1,10 @@
-import { crc32c } from '@node-rs/crc32';
 import { status } from '@grpc/grpc-js';
 import { connect, constants, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import type { BlockBuffer, BufferPool } from '../block/block-buffer';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
-import { BlockChunkDecoder } from './block-chunk-codec';
+import { ChunkEncoding } from './block-chunk-codec';
+import { BlockReceiver } from './block-receiver';
 import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
 import { fromConnectionError, fromGrpcError } from './grpc-errors';
 import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
@@ -24,6 +24,10 @@ export interface PeerClientOptions {
   pool: BufferPool;
   /** Bound of one block's transfer; past it the peer counts as failed and the read goes on without it. */
   timeoutMs: number;
+  /** Take blocks lz4-compressed where the owner finds that it pays (default true). */
+  acceptLz4?: boolean;
+  /** Counts each block received whole and checked: its encoding on the wire and the bytes that came. */
+  onReceived?: (encoding: 'raw' | 'lz4', wireBytes: number) => void;
 }
 
 /**
@@ -42,16 +46,13 @@ export class PeerClient {
 
   fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {
     const { start, end } = blockRange(request);
-    const expected = end - start;
     const { timeoutMs } = this.options;
     const session = this.session(address);
     const stream = session.request(callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(this.options.token) }));
-    stream.end(encodeBlockRequest(request));
+    stream.end(encodeBlockRequest({ ...request, acceptLz4: this.options.acceptLz4 !== false }));
     return new Promise<BlockBuffer>((resolve, reject) => {
-      const block = this.options.pool.take(expected);
-      let received = 0;
-      // Computed piece by piece while each is still in the CPU's cache, not over the whole block again at the end.
-      let crc = 0;
+      const block = this.options.pool.take(end - start);
+      const receiver = new BlockReceiver(block);
       let callStatus: CallStatus | undefined;
       let settled = false;
       const timer = setTimeout(() => fail('did not send the block in time'), timeoutMs);
@@ -64,12 +65,6 @@ export class PeerClient {
         block.release();
         reject(new CachalotError('PeerFailed', error?.message ?? `peer ${address} ${reason}`, { cause: error }));
       };
-      const decoder = new BlockChunkDecoder((bytes) => {
-        if (decoder.length !== expected) throw new Error(`sent a block of ${decoder.length} bytes for one of ${expected}`);
-        if (received + bytes.length > expected) throw new Error(`sent more than the block's ${expected} bytes`);
-        received += bytes.copy(block.bytes, received);
-        crc = crc32c(bytes, crc);
-      });
       let responded = false;
       stream.on('response', (headers) => {
         responded = true;
@@ -79,7 +74,7 @@ export class PeerClient {
       stream.on('data', (piece: Buffer) => {
         if (settled) return;
         try {
-          decoder.write(piece);
+          receiver.decoder.write(piece);
         } catch (err) {
           fail((err as Error).message);
         }
@@ -92,12 +87,14 @@ export class PeerClient {
           return fail('ended the call without a status', cause && fromConnectionError(cause, `peer ${address}`));
         }
         if (callStatus.code !== status.OK) return fail('', fromGrpcError(callStatus, `peer ${address}`));
-        if (received !== expected || !decoder.atMessageBoundary) return fail(`ended the block after ${received} of ${expected} bytes`);
-        if (crc !== decoder.crc32c) return fail('sent a block whose CRC32C does not match');
-        settled = true;
+        // The call is over: nothing but finish() may now settle it (a lz4 block decompresses into the buffer meanwhile).
         clearTimeout(timer);
-        block.crc32c = decoder.crc32c;
-        resolve(block);
+        void receiver.finish().then((wrong) => {
+          if (wrong !== undefined) return fail(wrong);
+          settled = true;
+          this.options.onReceived?.(receiver.encoding === ChunkEncoding.Lz4 ? 'lz4' : 'raw', receiver.wireBytes);
+          resolve(block);
+        });
       });
     });
   }

@@ -12,13 +12,13 @@ const getBlock = () => grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer
 export const GET_BLOCK_PATH = '/cachalot.peer.v1.Peer/GetBlock';
 
 /** Which block: a slice of one version of one object. */
-export type WireBlockRequest = Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'objectSize' | 'blockSize'>;
+export type WireBlockRequest = Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'objectSize' | 'blockSize'> & { acceptLz4?: boolean };
 
 /** A request the server cannot take (malformed, or naming no block). */
 export class BadRequest extends Error {}
 
-export function encodeBlockRequest({ bucket, key, etag, index, objectSize, blockSize }: WireBlockRequest): Buffer {
-  return frameMessage(getBlock().requestSerialize({ bucket, key, etag, index, objectSize, blockSize }));
+export function encodeBlockRequest({ bucket, key, etag, index, objectSize, blockSize, acceptLz4 }: WireBlockRequest): Buffer {
+  return frameMessage(getBlock().requestSerialize({ bucket, key, etag, index, objectSize, blockSize, acceptLz4 }));
 }
 
 /** The request of a call's body: one uncompressed gRPC message naming a block that can exist. */

@@ -6,7 +6,8 @@ import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
 import { isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
-import { chunkPrefix } from './block-chunk-codec';
+import { compressIfItPays } from '../block/lz4-block';
+import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
 import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
 import { failureHeaders, listenHttp2, OK_HEADERS } from './grpc-http2';
 import { describeTls, type ClusterTls } from './grpc-tls';
@@ -24,6 +25,8 @@ export interface PeerServerOptions {
   token: string;
   /** TLS with the node's certificate, and with a CA mutual TLS; plain TCP without. */
   tls?: ClusterTls;
+  /** lz4 for askers that take it, block by block where it pays (default true). */
+  lz4?: boolean;
   /** The node's read path: its tiers, then S3, one fetch for all askers at once. */
   source: BlockSource;
   log: Logger;
@@ -81,10 +84,12 @@ async function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders
   let request: BlockRequest | undefined;
   let loaded: BlockBuffer | undefined;
   try {
-    request = { ...decodeBlockRequest(await readRequest(stream)), fromPeer: true };
+    const { acceptLz4, ...wanted } = decodeBlockRequest(await readRequest(stream));
+    request = { ...wanted, fromPeer: true };
     loaded = await options.source.load(request);
+    const lz4 = acceptLz4 && options.lz4 !== false ? await compressIfItPays(loaded.bytes) : undefined;
     if (stream.closed) return;
-    await sendBlock(stream, loaded);
+    await sendBlock(stream, loaded, lz4);
     options.onServed?.('ok');
   } catch (err) {
     options.onServed?.('error');
@@ -109,19 +114,20 @@ async function readRequest(stream: ServerHttp2Stream): Promise<Buffer> {
 }
 
 /**
- * The block in messages of PEER_CHUNK_BYTES, each a small prefix and a view
- * of the block; the block must stay unreleased until the stream is done
- * with every view, which `finished` waits for.
+ * The block (or its lz4 form) in messages of PEER_CHUNK_BYTES, each a small
+ * prefix and a view of the bytes; the block must stay unreleased until the
+ * stream is done with every view, which `finished` waits for.
  */
-async function sendBlock(stream: ServerHttp2Stream, block: BlockBuffer): Promise<void> {
-  const { bytes } = block;
-  const crc = (block.crc32c ??= crc32c(bytes));
+async function sendBlock(stream: ServerHttp2Stream, block: BlockBuffer, lz4: Buffer | undefined): Promise<void> {
+  const crc = (block.crc32c ??= crc32c(block.bytes));
+  const wire = lz4 ?? block.bytes;
+  const header = { length: block.bytes.length, crc32c: crc, encoding: lz4 ? ChunkEncoding.Lz4 : ChunkEncoding.Raw, wireLength: wire.length };
   stream.respond(OK_HEADERS, { waitForTrailers: true });
   stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
-  for (let offset = 0; offset === 0 || offset < bytes.length; offset += PEER_CHUNK_BYTES) {
+  for (let offset = 0; offset === 0 || offset < wire.length; offset += PEER_CHUNK_BYTES) {
     if (stream.closed) return;
-    const data = bytes.subarray(offset, offset + PEER_CHUNK_BYTES);
-    stream.write(chunkPrefix(data.length, offset === 0 ? { length: bytes.length, crc32c: crc } : undefined));
+    const data = wire.subarray(offset, offset + PEER_CHUNK_BYTES);
+    stream.write(chunkPrefix(data.length, offset === 0 ? header : undefined));
     if (!stream.write(data)) await new Promise((resolve) => stream.once('drain', resolve).once('close', resolve));
   }
   stream.end();

@@ -102,7 +102,7 @@ export function loadMountConfig(sources: MountSources): MountConfig {
 /** The cluster keys go together: meta needs the token, and the others mean nothing without meta. */
 function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | undefined {
   if (s.meta === undefined) {
-    const stray = (['node_id', 'peer_listen', 'token_file', 'tls_cert', 'tls_key', 'tls_ca'] as const).find((key) => s[key] !== undefined);
+    const stray = (['node_id', 'peer_listen', 'token_file', 'tls_cert', 'tls_key', 'tls_ca', 'peer_lz4'] as const).find((key) => s[key] !== undefined);
     if (stray) throw new CachalotError('InvalidConfig', `"${stray}" needs "meta" (the metadata service's HOST:PORT)`);
     return undefined;
   }
@@ -113,6 +113,7 @@ function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | 
     peerListen: s.peer_listen,
     tokenFile: s.token_file,
     tls: { cert: s.tls_cert, key: s.tls_key, ca: s.tls_ca },
+    lz4: s.peer_lz4 ?? true,
   };
 }
 

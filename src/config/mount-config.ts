@@ -47,6 +47,8 @@ export interface ClusterNodeConfig {
   tokenFile: string;
   /** TLS to meta and between peers; none given: plain TCP (docs/CLUSTER.md#tls). */
   tls: TlsFiles;
+  /** lz4 between peers, block by block where it pays (docs/CLUSTER.md). */
+  lz4: boolean;
 }
 
 const size = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseSize(v, what));
@@ -96,6 +98,7 @@ export const mountSettingsSchema = z
     tls_cert: z.string().min(1).optional(),
     tls_key: z.string().min(1).optional(),
     tls_ca: z.string().min(1).optional(),
+    peer_lz4: z.boolean().optional(),
   })
   .strict();
 

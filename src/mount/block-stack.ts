@@ -31,6 +31,10 @@ export interface PeerSharing extends ClusterSecurity {
   selfId: string;
   members: () => readonly PeerMember[];
   onOutcome: (outcome: PeerOutcome) => void;
+  /** Take blocks lz4-compressed where the owner finds it pays. */
+  lz4: boolean;
+  /** Each block received from a peer: its encoding and bytes on the wire. */
+  onReceived: (encoding: 'raw' | 'lz4', wireBytes: number) => void;
 }
 
 /** A peer that has not sent a whole block by then counts as failed, and the read goes to S3. */
@@ -67,7 +71,7 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
         })
       : undefined;
   const origin = new OriginSource(store, pool);
-  const peerClient = peers ? new PeerClient({ token: peers.token, tls: peers.tls, pool, timeoutMs: PEER_TIMEOUT_MS }) : undefined;
+  const peerClient = peers ? new PeerClient({ token: peers.token, tls: peers.tls, pool, timeoutMs: PEER_TIMEOUT_MS, acceptLz4: peers.lz4, onReceived: peers.onReceived }) : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
   return {
     source: new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites),

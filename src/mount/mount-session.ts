@@ -66,6 +66,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     selfId: config.cluster.nodeId,
     members: () => peerMembers(member),
     onOutcome: (outcome: string) => metrics.peerBlocks.inc({ outcome }),
+    lz4: config.cluster.lz4,
+    onReceived: (encoding: string, wireBytes: number) => metrics.peerReceivedBytes.inc({ encoding }, wireBytes),
   };
   const blocks = await openBlockStack(config, store, log, peers);
   const held = new HeldBlocks(blocks.source, config.memory.readaheadBytes, (used) => metrics.readaheadBytes.set(used));
@@ -88,7 +90,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       // Serving before joining: the address advertised is the one bound (a port 0 resolved).
       const { peerListen } = config.cluster;
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
-      peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, source: blocks.source, log, onServed }) : undefined;
+      peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, lz4: config.cluster.lz4, source: blocks.source, log, onServed }) : undefined;
       member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;

@@ -31,6 +31,12 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly peerReceivedBytes = new Counter({
+    name: 'cachalot_peer_received_bytes_total',
+    help: 'Bytes of blocks received from peers as they came on the wire, by encoding (raw, lz4)',
+    labelNames: ['encoding'],
+    registers: [this.registry],
+  });
   readonly listings = new Counter({
     name: 'cachalot_listings_total',
     help: "Folder listings of a cluster node, by where they came from: meta (the shared listing cache), s3 (meta passed over after it failed), meta-failed (meta failed; S3 served it)",

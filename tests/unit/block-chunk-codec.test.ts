@@ -2,7 +2,7 @@
 // what one encodes the other reads, whatever the pieces the stream arrives in.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BlockChunkDecoder, chunkPrefix, frameMessage } from '../../src/cluster/block-chunk-codec';
+import { BlockChunkDecoder, ChunkEncoding, chunkPrefix, frameMessage } from '../../src/cluster/block-chunk-codec';
 import { grpcService } from '../../src/cluster/grpc-service';
 import { makeRng } from '../support/e2e-helpers';
 
@@ -24,7 +24,7 @@ function decode(stream: Buffer, seed: number, maxPiece: number): { data: Buffer;
 
 test('chunks written by chunkPrefix read back by the .proto codec, and protobufjs chunks by the decoder', () => {
   const first = data.subarray(0, 100_000);
-  const ours = Buffer.concat([chunkPrefix(first.length, { length: data.length, crc32c: 0xfedcba98 }), first]);
+  const ours = Buffer.concat([chunkPrefix(first.length, { length: data.length, crc32c: 0xfedcba98, encoding: ChunkEncoding.Raw, wireLength: data.length }), first]);
   const decoded = chunkCodec().responseDeserialize(ours.subarray(5)) as { length: number; crc32c: number; data: Buffer };
   assert.equal(decoded.length, data.length);
   assert.equal(decoded.crc32c, 0xfedcba98);

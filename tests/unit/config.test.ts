@@ -120,7 +120,7 @@ test('memory settings that cannot fit are one-line errors naming the key', () =>
   }
 });
 
-test('cluster keys: meta needs token_file, the others (TLS files included) need meta; the node id defaults to hostname and mountpoint', () => {
+test('cluster keys: meta needs token_file, the others (TLS files, peer_lz4 included) need meta; the node id defaults to hostname and mountpoint', () => {
   const load = (flags: Record<string, unknown>, mountpoint = '/mnt/x') => loadMountConfig({ ...base, mountpoint, env: {}, flags });
   assert.equal(load({}).cluster, undefined);
   const cluster = load({ meta: '127.0.0.1:7000', token_file: '/etc/cachalot/token', peer_listen: '10.0.0.5:7001' }).cluster;
@@ -143,4 +143,9 @@ test('cluster keys: meta needs token_file, the others (TLS files included) need 
   assert.deepEqual(load({ ...flags, tls_cert: '/c.pem', tls_key: '/c.key', tls_ca: '/ca.pem' }).cluster?.tls, { cert: '/c.pem', key: '/c.key', ca: '/ca.pem' });
   invalid({ tls_ca: '/ca.pem' }, /"tls_ca" needs "meta"/);
   invalid({ ...flags, tls_cert: '' }, /tls_cert/);
+  // lz4 between peers: on unless turned off.
+  assert.equal(load(flags).cluster?.lz4, true);
+  assert.equal(load({ ...flags, peer_lz4: false }).cluster?.lz4, false);
+  invalid({ peer_lz4: false }, /"peer_lz4" needs "meta"/);
+  invalid({ ...flags, peer_lz4: 'no' }, /peer_lz4/);
 });

@@ -5,20 +5,27 @@
 import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
 import { credentials, Server, type ServerWritableStream } from '@grpc/grpc-js';
+import { createServer } from 'node:http2';
 import { after, test } from 'node:test';
+import { compressSync } from 'lz4-napi';
 import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
 import type { BlockRequest, BlockSource } from '../../src/block/types';
+import { ChunkEncoding, chunkPrefix } from '../../src/cluster/block-chunk-codec';
 import { bearerTokenInterceptor, requireBearerToken } from '../../src/cluster/grpc-auth';
+import { listenHttp2 } from '../../src/cluster/grpc-http2';
 import { bindServer, grpcService } from '../../src/cluster/grpc-service';
 import { PeerClient } from '../../src/cluster/peer-client';
 import { startPeerServer, type PeerServer } from '../../src/cluster/peer-server';
 import { isCachalotError } from '../../src/errors';
 import { silentLogger } from '../../src/obs/logger';
-import { freePort } from '../support/e2e-helpers';
+import { freePort, patternBytes } from '../support/e2e-helpers';
 
 const TOKEN = 'peer-test-secret';
 const BLOCK = 3 * 1024 * 1024 + 17; // more than one chunk, not a whole number of them
-const bytes = Buffer.from(Array.from({ length: BLOCK }, (_, i) => (i * 31 + 7) & 0xff));
+/** Incompressible: sent raw. */
+const bytes = patternBytes(BLOCK, 7);
+/** A block lz4 shrinks: sent compressed to askers that take it. */
+const compressible = Buffer.from(Array.from({ length: BLOCK }, (_, i) => (i * 31 + 7) & 0xff));
 const request: BlockRequest = { bucket: 'b', key: 'train/x', etag: '"e"', index: 0, objectSize: BLOCK, blockSize: 4 * 1024 * 1024 };
 const servers: PeerServer[] = [];
 const pool = new BufferPool({ size: 4 * 1024 * 1024, poison: true });
@@ -33,18 +40,21 @@ async function serve(source: BlockSource, token = TOKEN): Promise<string> {
   return server.address;
 }
 
-const client = (timeoutMs = 5000, token = TOKEN) => new PeerClient({ token, pool, timeoutMs });
+const received: Array<[string, number]> = [];
+const client = (timeoutMs = 5000, token = TOKEN, acceptLz4 = true) =>
+  new PeerClient({ token, pool, timeoutMs, acceptLz4, onReceived: (encoding, wireBytes) => received.push([encoding, wireBytes]) });
 // Pooled and poisoned on release, as in the daemon: a server that let the
 // block go before gRPC had encoded every chunk would send 0xa5 bytes.
 const serverPool = new BufferPool({ size: 4 * 1024 * 1024, poison: true });
-const honest: BlockSource = {
+const serving = (content: Buffer): BlockSource => ({
   load: async () => {
-    const block = serverPool.take(bytes.length);
-    bytes.copy(block.bytes);
-    block.crc32c = crc32c(bytes);
+    const block = serverPool.take(content.length);
+    content.copy(block.bytes);
+    block.crc32c = crc32c(content);
     return block;
   },
-};
+});
+const honest = serving(bytes);
 
 async function assertPeerFailed(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -142,3 +152,58 @@ test('it is gRPC: a grpc-js client reads a block from the peer service, and the 
     server.forceShutdown();
   }
 });
+
+test('lz4 on the wire where it pays: a block that shrinks goes compressed (unless the asker declines), one that does not goes raw', async () => {
+  const peers = client();
+  received.length = 0;
+  const squeezed = await peers.fetch(await serve(serving(compressible)), request);
+  assert.ok(squeezed.bytes.equals(compressible));
+  assert.equal(squeezed.crc32c, crc32c(compressible));
+  squeezed.release();
+  const raw = await peers.fetch(await serve(honest), request);
+  assert.ok(raw.bytes.equals(bytes));
+  raw.release();
+  assert.equal(received[0][0], 'lz4');
+  assert.ok(received[0][1] < BLOCK / 10, `${received[0][1]} bytes on the wire`);
+  assert.deepEqual(received[1], ['raw', BLOCK]);
+  peers.close();
+  const declining = client(5000, TOKEN, false);
+  const plain = await declining.fetch(await serve(serving(compressible)), request);
+  assert.ok(plain.bytes.equals(compressible));
+  plain.release();
+  assert.deepEqual(received[2], ['raw', BLOCK]);
+  declining.close();
+});
+
+test('lz4 from a peer that lies: bytes that fail the checksum, data that does not decompress, a length that would take memory it must not', async () => {
+  const corrupt = Buffer.from(compressible);
+  corrupt[777] ^= 1;
+  const lying: BlockSource = { load: async () => Object.assign(BlockBuffer.wrap(corrupt), { crc32c: crc32c(compressible) }) };
+  const peers = client();
+  await assertPeerFailed(peers.fetch(await serve(lying), request), /CRC32C/);
+  const lz4 = compressSync(compressible);
+  const garbled = Buffer.from(lz4);
+  garbled.fill(0xff, 4, 64);
+  await assertPeerFailed(peers.fetch(await rawPeer(lz4Chunk(garbled, BLOCK)), request), /does not decompress|CRC32C|bytes/);
+  await assertPeerFailed(peers.fetch(await rawPeer(lz4Chunk(lz4, BLOCK, 2 ** 31)), request), /lz4 data for a block/);
+  peers.close();
+});
+
+/** One gRPC-framed BlockChunk carrying all of `data` as lz4, with the header given. */
+function lz4Chunk(data: Buffer, length: number, wireLength = data.length): Buffer {
+  return Buffer.concat([chunkPrefix(data.length, { length, crc32c: crc32c(compressible), encoding: ChunkEncoding.Lz4, wireLength }), data]);
+}
+
+/** A peer service by hand that answers every call with `body` and status OK. */
+async function rawPeer(body: Buffer): Promise<string> {
+  const server = createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(body);
+  });
+  const address = await listenHttp2(server, '127.0.0.1:0', 'test peer');
+  servers.push({ address, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+  return address;
+}
