@@ -1,4 +1,4 @@
-import { DIRECT_IO_ALIGNMENT, pageAlignedBuffer } from './aligned-buffer';
+import { DIRECT_IO_ALIGNMENT, pageAlignedBuffer } from './native-memory';
 
 /**
  * A block's bytes with a reference count, so that block-sized memory is reused

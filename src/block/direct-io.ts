@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DIRECT_IO_ALIGNMENT } from './aligned-buffer';
+import { DIRECT_IO_ALIGNMENT } from './native-memory';
 
 const { O_CREAT, O_DIRECT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY } = constants;
 

@@ -1,129 +1,91 @@
-import { status } from '@grpc/grpc-js';
-import { connect, constants, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { BlockBuffer, BufferPool } from '../block/block-buffer';
+import { addressOf } from '../block/native-memory';
 import { blockRange, type BlockRequest } from '../block/types';
-import { CachalotError } from '../errors';
-import { ChunkEncoding } from './block-chunk-codec';
-import { BlockReceiver } from './block-receiver';
-import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
-import { fromConnectionError, fromGrpcError } from './grpc-errors';
-import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
-import type { ClusterTls } from './grpc-tls';
-import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
+import { CachalotError, oneLine } from '../errors';
+import type { FetchDone, FetchJob } from './peer-fetch-worker';
+import type { PeerFetcherOptions, Received } from './peer-fetcher';
 
-/**
- * HTTP/2's default 64 KiB receive window makes the owner wait for a window
- * update every 64 KiB: a few blocks' worth, per call and per connection, lets it stream.
- */
-const RECEIVE_WINDOW = 32 * 1024 * 1024;
-
-export interface PeerClientOptions {
-  token: string;
-  /** TLS to the peers (their certificates checked against the CA; ours shown for mutual TLS); plain TCP without. */
-  tls?: ClusterTls;
+export interface PeerClientOptions extends PeerFetcherOptions {
+  /** Where received blocks go. */
   pool: BufferPool;
-  /** Bound of one block's transfer; past it the peer counts as failed and the read goes on without it. */
-  timeoutMs: number;
-  /** Take blocks lz4-compressed where the owner finds that it pays (default true). */
-  acceptLz4?: boolean;
   /** Counts each block received whole and checked: its encoding on the wire and the bytes that came. */
   onReceived?: (encoding: 'raw' | 'lz4', wireBytes: number) => void;
 }
 
 /**
- * Asks other nodes for blocks (the gRPC service of proto/cachalot/peer.proto,
- * on node:http2: the bytes go from the wire straight into a pooled block
- * buffer), one HTTP/2 connection per peer address. A block is returned only
- * when it is complete, as long as asked, and its CRC32C matches: a peer that
- * lies, stalls or dies fails the fetch (PeerFailed), never the read.
+ * The read path's client of the peer service. The receiving itself (HTTP/2,
+ * chunk decoding, lz4, CRC32C: peer-fetcher.ts) runs on a thread of its own,
+ * which writes each block straight into a buffer of the event loop's pool
+ * (native/io's addressOf and bufferAt). On the event loop, node:http2's
+ * fresh buffer for every socket read set off V8 mark-compacts of the
+ * daemon's whole heap every few tens of MiB, and the asker spent 4.8 s of
+ * CPU per GiB it received (docs/BENCHMARKS.md, "Peer reads"); the thread's
+ * heap is small, and the event loop is left to serve reads.
  */
 export class PeerClient {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
-  /** Why a connection failed, for the calls on it that end without a word (a TLS alert, a server that hung up). */
-  private readonly sessionErrors = new WeakMap<ClientHttp2Session, Error>();
+  private worker?: Worker;
+  /** Jobs on the thread, each holding its block buffer until the thread is done with it. */
+  private readonly running = new Map<number, { resolve: (received: Received) => void; reject: (err: Error) => void }>();
+  private nextId = 0;
 
   constructor(private readonly options: PeerClientOptions) {}
 
-  fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {
+  async fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {
     const { start, end } = blockRange(request);
-    const { timeoutMs } = this.options;
-    const session = this.session(address);
-    const stream = session.request(callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(this.options.token) }));
-    stream.end(encodeBlockRequest({ ...request, acceptLz4: this.options.acceptLz4 !== false }));
-    return new Promise<BlockBuffer>((resolve, reject) => {
-      const block = this.options.pool.take(end - start);
-      const receiver = new BlockReceiver(block);
-      let callStatus: CallStatus | undefined;
-      let settled = false;
-      const timer = setTimeout(() => fail('did not send the block in time'), timeoutMs);
-      /** What the peer did wrong, or the error of the failed call that says it in one line. */
-      const fail = (reason: string, error?: CachalotError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        stream.close(constants.NGHTTP2_CANCEL);
-        block.release();
-        reject(new CachalotError('PeerFailed', error?.message ?? `peer ${address} ${reason}`, { cause: error }));
-      };
-      let responded = false;
-      stream.on('response', (headers) => {
-        responded = true;
-        callStatus ??= statusOf(headers);
-      });
-      stream.on('trailers', (trailers) => (callStatus ??= statusOf(trailers)));
-      stream.on('data', (piece: Buffer) => {
-        if (settled) return;
-        try {
-          receiver.decoder.write(piece);
-        } catch (err) {
-          fail((err as Error).message);
-        }
-      });
-      stream.on('error', (err) => fail('', fromConnectionError(err, `peer ${address}`)));
-      stream.on('close', () => {
-        if (settled) return;
-        if (!callStatus) {
-          const cause = this.sessionErrors.get(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
-          return fail('ended the call without a status', cause && fromConnectionError(cause, `peer ${address}`));
-        }
-        if (callStatus.code !== status.OK) return fail('', fromGrpcError(callStatus, `peer ${address}`));
-        // The call is over: nothing but finish() may now settle it (a lz4 block decompresses into the buffer meanwhile).
-        clearTimeout(timer);
-        void receiver.finish().then((wrong) => {
-          if (wrong !== undefined) return fail(wrong);
-          settled = true;
-          this.options.onReceived?.(receiver.encoding === ChunkEncoding.Lz4 ? 'lz4' : 'raw', receiver.wireBytes);
-          resolve(block);
-        });
-      });
-    });
+    const block = this.options.pool.take(end - start);
+    try {
+      const received = await this.run({ id: this.nextId++, address, request: wireRequest(request), into: addressOf(block.bytes) });
+      block.crc32c = received.crc32c;
+      this.options.onReceived?.(received.encoding, received.wireBytes);
+      return block;
+    } catch (err) {
+      block.release();
+      throw err;
+    }
   }
 
   close(): void {
-    for (const session of this.sessions.values()) session.destroy();
-    this.sessions.clear();
+    this.worker?.postMessage('close');
+    void this.worker?.terminate();
+    this.worker = undefined;
   }
 
-  /** The connection to a peer, made again once it has closed or failed. */
-  private session(address: string): ClientHttp2Session {
-    const known = this.sessions.get(address);
-    if (known && !known.closed && !known.destroyed) return known;
-    const { tls } = this.options;
-    // The peer's certificate must chain to the CA and name the address called (an IP SAN for an IP).
-    const secure: SecureClientSessionOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {};
-    const session = connect(`${tls ? 'https' : 'http'}://${address}`, { ...secure, settings: { initialWindowSize: RECEIVE_WINDOW } });
-    const forget = () => this.sessions.get(address) === session && this.sessions.delete(address);
-    session.once('connect', () => session.setLocalWindowSize(RECEIVE_WINDOW));
-    // The calls on it fail (and say why); the next fetch connects again.
-    session.on('error', (err) => {
-      this.sessionErrors.set(session, err);
-      forget();
+  private run(job: FetchJob): Promise<Received> {
+    return new Promise((resolve, reject) => {
+      this.running.set(job.id, { resolve, reject });
+      this.thread().postMessage(job);
     });
-    session.on('goaway', forget);
-    session.on('close', forget);
-    // An idle connection to a peer must not keep a process alive.
-    session.unref();
-    this.sessions.set(address, session);
-    return session;
   }
+
+  /** The receiving thread, started at the first fetch and again after it died. */
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const { token, tls, timeoutMs, acceptLz4 } = this.options;
+    const worker = new Worker(join(__dirname, 'peer-fetch-worker.js'), { workerData: { token, tls, timeoutMs, acceptLz4 } satisfies PeerFetcherOptions });
+    worker.unref();
+    worker.on('message', (done: FetchDone) => {
+      const job = this.running.get(done.id);
+      this.running.delete(done.id);
+      if ('received' in done) job?.resolve(done.received);
+      else job?.reject(new CachalotError('PeerFailed', done.failure));
+    });
+    const died = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      // A dead thread writes nothing more: its jobs fail (their reads go to S3) and free their buffers.
+      for (const job of this.running.values()) job.reject(new CachalotError('PeerFailed', `the peer receiving thread ${why}`));
+      this.running.clear();
+    };
+    worker.on('error', (err) => died(`failed: ${oneLine(err)}`));
+    worker.on('exit', (code) => died(`exited (${code})`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** The request as the thread gets it: plain data. */
+function wireRequest({ bucket, key, etag, index, objectSize, blockSize }: BlockRequest): BlockRequest {
+  return { bucket, key, etag, index, objectSize, blockSize };
 }

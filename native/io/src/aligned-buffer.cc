@@ -2,7 +2,7 @@
 // `alignment` boundary. O_DIRECT reads and writes need page-aligned memory,
 // and Node cannot allocate it: a large Buffer comes from malloc, 16 bytes past
 // a page boundary. The memory is freed when the Buffer is collected.
-#include <node_api.h>
+#include "io.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -43,13 +43,10 @@ napi_value AlignedBuffer(napi_env env, napi_callback_info info) {
   return buffer;
 }
 
-napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "alignedBuffer", NAPI_AUTO_LENGTH, AlignedBuffer, nullptr, &fn);
-  napi_set_named_property(env, exports, "alignedBuffer", fn);
-  return exports;
-}
-
 }  // namespace
 
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+napi_value AlignedBufferFunction(napi_env env) {
+  napi_value fn;
+  napi_create_function(env, "alignedBuffer", NAPI_AUTO_LENGTH, AlignedBuffer, nullptr, &fn);
+  return fn;
+}

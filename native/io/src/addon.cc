@@ -1,0 +1,15 @@
+// cachalot_io: memory for block I/O (native/README.md).
+#include "io.h"
+
+namespace {
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_set_named_property(env, exports, "alignedBuffer", AlignedBufferFunction(env));
+  napi_set_named_property(env, exports, "addressOf", AddressOfFunction(env));
+  napi_set_named_property(env, exports, "bufferAt", BufferAtFunction(env));
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

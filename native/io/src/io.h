@@ -1,0 +1,7 @@
+// The functions of the cachalot_io addon, one file each; addon.cc exports them.
+#pragma once
+#include <node_api.h>
+
+napi_value AlignedBufferFunction(napi_env env);
+napi_value AddressOfFunction(napi_env env);
+napi_value BufferAtFunction(napi_env env);
