@@ -32,8 +32,16 @@ function describe(s: MountStats): string {
     `S3: ${s.s3.getRequests} GETs, ${formatBytes(s.s3.getBytes)}; ${s.s3.headRequests} HEAD, ${s.s3.listRequests} LIST; ${s.s3.errors} errors, ${s.s3.retries} retries`,
     `read through the mount: ${formatBytes(s.reads.bytes)}; open files: ${s.reads.openFiles}`,
     ...(s.cluster ? [describeCluster(s.cluster)] : []),
+    ...(s.peers ? [describePeers(s.peers)] : []),
+    ...(s.listings ? [`listings: ${s.listings.meta} from meta, ${s.listings.s3} from S3, ${s.listings.metaFailed} from S3 after meta failed`] : []),
     '',
   ].join('\n');
+}
+
+function describePeers(p: NonNullable<MountStats['peers']>): string {
+  const { blocks, served, receivedBytes } = p;
+  const wire = `${formatBytes(receivedBytes.raw + receivedBytes.lz4)} on the wire (${formatBytes(receivedBytes.lz4)} of it lz4)`;
+  return `peers: blocks on a miss: ${blocks.peer} from their owner, ${blocks.origin} from S3, ${blocks.peerFailed} from S3 after the owner failed; ${wire}; served ${served.ok} blocks to others (${served.error} failed)`;
 }
 
 function describeCluster(c: MembershipStatus): string {

@@ -18,6 +18,14 @@ export interface MountStats {
   reads: { bytes: number; openFiles: number };
   /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
   cluster?: MembershipStatus;
+  /** Only with --meta: blocks it loaded on a local miss by source, blocks it served to others, bytes it received from peers. */
+  peers?: {
+    blocks: { peer: number; origin: number; peerFailed: number };
+    served: { ok: number; error: number };
+    receivedBytes: { raw: number; lz4: number };
+  };
+  /** Only with --meta: folder listings by where they came from. */
+  listings?: { meta: number; s3: number; metaFailed: number };
 }
 
 export async function mountStats(config: MountConfig, cache: BlockCache, metrics: Metrics, startedAt: number, member?: ClusterMember): Promise<MountStats> {
@@ -38,6 +46,22 @@ export async function mountStats(config: MountConfig, cache: BlockCache, metrics
     },
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
     cluster: member?.status(),
+    ...(member ? await clusterFigures(metrics) : {}),
+  };
+}
+
+async function clusterFigures(metrics: Metrics): Promise<Pick<MountStats, 'peers' | 'listings'>> {
+  const blocks = await byLabel(metrics.peerBlocks, 'outcome');
+  const served = await byLabel(metrics.peerServed, 'outcome');
+  const received = await byLabel(metrics.peerReceivedBytes, 'encoding');
+  const listings = await byLabel(metrics.listings, 'outcome');
+  return {
+    peers: {
+      blocks: { peer: blocks.peer ?? 0, origin: blocks.origin ?? 0, peerFailed: blocks['peer-failed'] ?? 0 },
+      served: { ok: served.ok ?? 0, error: served.error ?? 0 },
+      receivedBytes: { raw: received.raw ?? 0, lz4: received.lz4 ?? 0 },
+    },
+    listings: { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 },
   };
 }
 

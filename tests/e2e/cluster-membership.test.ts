@@ -201,6 +201,13 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     assert.ok(sent >= data, `S3 sent ${sent} bytes: every block at least once`);
     const fromPeers = seriesValue(await metricsText(node0Metrics), 'cachalot_peer_blocks_total{outcome="peer"}') ?? 0;
     assert.ok(fromPeers > 0, `node-0 counts blocks from peers (${fromPeers})`);
+    // `cachalot stats` says the same; the data is incompressible, so it came raw, a whole block for each.
+    const { peers } = await statsOf(nodes[0]);
+    assert.equal(peers?.blocks.peer, fromPeers);
+    assert.equal(peers?.receivedBytes.lz4, 0);
+    assert.ok((peers?.receivedBytes.raw ?? 0) > 0 && (peers?.receivedBytes.raw ?? 0) <= fromPeers * MiB, `raw bytes from peers: ${peers?.receivedBytes.raw}`);
+    const served = await Promise.all(nodes.map(async (node) => (await statsOf(node)).peers?.served.ok ?? 0));
+    assert.ok(served.reduce((a, b) => a + b, 0) >= fromPeers, `blocks served by the nodes (${served}) cover node-0's ${fromPeers}`);
   });
 
   test('kill -9 of a node: it is dropped once its lease lapses, and the epoch goes up', async () => {
