@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   // Meta's shared listing cache: a continuation token whose snapshot is gone; a folder larger than the cache.
   'ListingExpired',
   'ListingTooLarge',
+  // Pins that would pass the cache's capacity (`cachalot pin`, `warmup --pin`).
+  'PinTooLarge',
   'Internal',
 ] as const;
 
