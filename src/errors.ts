@@ -63,6 +63,9 @@ export function isCachalotError(err: unknown, code?: ErrorCode): err is Cachalot
   return err instanceof CachalotError && (code === undefined || err.code === code);
 }
 
+/** A request a server cannot take (malformed, or naming nothing that can exist): the caller's fault, answered so. */
+export class BadRequest extends Error {}
+
 /** One line for a human: the message without a stack, for CLI output. */
 export function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
