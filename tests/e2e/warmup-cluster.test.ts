@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { WarmupReport } from '../../src/warmup/tally';
 import { statsOf } from '../support/cache-fixture';
 import { assertSameBytes, childExit, freePort, MiB, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
@@ -112,6 +113,16 @@ describe('cluster warm-up (meta, three mounts)', { timeout: 150_000 }, () => {
     const again = reportOf(await warmup([`s3://${BUCKET}/train`]));
     assert.deepEqual([again.blocksLoaded, again.blocksSkipped, again.failed.length], [0, 16, 0]);
     assert.ok((await originSentBytes()) - againBefore < 64 * 1024, 'a second warm-up sends ~0 bytes from S3');
+
+    // Pinned on the owners of its blocks; `cachalot status` shows it once the heartbeats carry it.
+    const pin = await runCli(['pin', '--meta', `127.0.0.1:${metaPort}`, '--token-file', tokenFile, '--json', `s3://${BUCKET}/train/c/d.bin`], s3.env);
+    assert.equal(pin.code, 0, pin.stderr);
+    assert.equal(reportOf(pin).blocksSkipped, 4);
+    const pinned = await waitFor(async () => {
+      const status = await runCli(['status', '--meta', `127.0.0.1:${metaPort}`, '--token-file', tokenFile, '--json'], s3.env);
+      return (JSON.parse(status.stdout) as ClusterStatus).totals.pinnedBytes === 4 * MiB;
+    }, 10_000);
+    assert.ok(pinned, 'status shows the 4 MiB pinned over the cluster');
   });
 
   test('SIGINT stops a warm-up cleanly (exit 130, partial report); a rerun completes, S3 bytes in all <= 1.1x', async (t) => {
