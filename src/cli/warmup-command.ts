@@ -3,12 +3,9 @@ import { resolve } from 'node:path';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
 import { readTls } from '../cluster/grpc-tls';
-import { settingsFromEnv } from '../config/load-config';
-import { MOUNT_DEFAULTS } from '../config/mount-config';
 import { formatBytes } from '../config/units';
 import { CachalotError } from '../errors';
 import { createMetaClient } from '../meta/meta-client';
-import { storePerBucket } from '../object/create-object-store';
 import { silentLogger } from '../obs/logger';
 import { clusterNodes, mountNodes, type Nodes } from '../warmup/nodes';
 import type { WarmupReport } from '../warmup/tally';
@@ -16,6 +13,7 @@ import { parseTarget, readTargets } from '../warmup/targets';
 import { runWarmup, type CacheOp } from '../warmup/warmup';
 import { die } from './exit';
 import { hostPortArg, integerArg, urlArg } from './option-parsers';
+import { storesFromFlags } from './s3-stores';
 import { tlsFiles, withTlsOptions, type TlsFlags } from './tls-options';
 
 interface CacheFlags extends TlsFlags {
@@ -78,7 +76,7 @@ function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
         parallel: flags.parallel ?? DEFAULT_PARALLEL,
         targets,
         nodes,
-        storeOf: listingStores(flags),
+        storeOf: storesFromFlags(flags, LISTING_CONNECTIONS, silentLogger),
         progress: !flags.json || process.stderr.isTTY,
         stopped: stop,
       });
@@ -110,20 +108,6 @@ async function nodesOf(flags: CacheFlags): Promise<Nodes> {
   } finally {
     meta.close();
   }
-}
-
-function listingStores(flags: CacheFlags) {
-  const env = settingsFromEnv(process.env) as { endpoint?: string; region?: string };
-  return storePerBucket(
-    {
-      endpoint: flags.endpoint ?? env.endpoint,
-      region: flags.region ?? env.region ?? MOUNT_DEFAULTS.region,
-      requestTimeoutMs: MOUNT_DEFAULTS.requestTimeoutMs,
-      maxAttempts: MOUNT_DEFAULTS.maxAttempts,
-      maxConnections: LISTING_CONNECTIONS,
-    },
-    silentLogger,
-  );
 }
 
 /** The first Ctrl-C stops sending work (what is in flight finishes, the report is printed); a second exits at once. */
