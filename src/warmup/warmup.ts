@@ -30,20 +30,21 @@ const VERBS: Record<CacheOp, string> = { warm: 'warmup', unpin: 'unpin', evict: 
 /**
  * Warm-up and the cache operations, from the command line's side: lists the
  * targets' objects, splits them into blocks, gives each block to its owner
- * (evict: to every node, any of which may hold a copy), and tallies what
- * the nodes answer. A failed target or object is reported by name; the rest go on.
+ * (unpin and evict: to every node), and tallies what the nodes answer. A failed target or object is reported by name; the rest go on.
  */
 export async function runWarmup(options: WarmupOptions): Promise<WarmupReport> {
   const started = process.hrtime.bigint();
   const { nodes, op } = options;
-  const fanout = op === 'evict' ? nodes.all.length : 1;
+  // A block may sit (a RAM copy) or be pinned (an owner under an older view) on any node: unpin and evict ask them all.
+  const everywhere = op !== 'warm';
+  const fanout = everywhere ? nodes.all.length : 1;
   const tally = new Tally(fanout);
   const queues = new Map<LoadingNode, Unit[]>(nodes.all.map((node) => [node, []]));
   for (const object of await listObjects(options, tally)) {
     const state = objectState(object, nodes.blockSize, fanout);
     tally.add(state);
     for (const block of blocksOf(object, nodes.blockSize)) {
-      for (const node of op === 'evict' ? nodes.all : [nodes.ownerOf(block)]) queues.get(node)!.push(unitOf(block, state));
+      for (const node of everywhere ? nodes.all : [nodes.ownerOf(block)]) queues.get(node)!.push(unitOf(block, state));
     }
   }
   if (op === 'warm' && options.pin && !options.dryRun) await checkPinRoom(queues, options.stopped);
