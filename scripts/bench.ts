@@ -6,7 +6,7 @@
 //   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
 //                    [--json FILE] [--cold-origin]
 //                    [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
-//                    [--measure-timeout SEC] [--only cold|warm|cluster]
+//                    [--measure-timeout SEC] [--only cold|warm|cluster|warmup]
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ import { S3Store } from '../src/object/s3-store';
 import { cacheRatios, cacheReuseNotes, cacheTable, memoryTable } from './bench/cache-report';
 import { ASKER_ARGS, ClusterBench, OWNER_ARGS, emptyClusterSamples } from './bench/cluster';
 import { clusterRatios, clusterTable } from './bench/cluster-report';
+import { WarmupBench, emptyWarmupSamples, warmupRatios, warmupTable } from './bench/warmup';
 import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, writePlainCopy } from './bench/dataset';
 import { Parts, memoryArgs, memoryFlow, plainFlow, toolFlows } from './bench/flows';
 import { RangeFetcher, originDirect, sdkRangeFetcher } from './bench/measure';
@@ -80,18 +81,19 @@ function parseOptions(): Options {
     process.stdout.write(
       'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
         '                        [--cold-origin] [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN]\n' +
-        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster]\n' +
+        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster|warmup]\n' +
         '  --only cold: only the cold measurements (origin direct, cold seq, small files, ls -l)\n' +
         '  --only warm: only the cache ones (plain file, re-read, warm seq, warm small files, memory check),\n' +
         '               with the cold seq and small-file reads that fill the caches\n' +
         '  --only cluster: only the cluster ones (meta and cachalot nodes on this machine: the peer read\n' +
-        "               beside the owner's own warm read; S3 traffic of 1, 2 and 3 nodes reading the same data)\n",
+        "               beside the owner's own warm read; S3 traffic of 1, 2 and 3 nodes reading the same data)\n" +
+        '  --only warmup: only origin direct and `cachalot warmup` of the big object (one mount; a 3-node cluster)\n',
     );
     process.exit(0);
   }
   const tools = values.tools!.split(',').map((t) => t.trim()).filter(Boolean);
   for (const t of tools) if (!TOOL_NAMES.includes(t as ToolName)) throw new Error(`--tools: unknown tool "${t}" (${TOOL_NAMES.join(', ')})`);
-  if (values.only !== undefined && !['cold', 'warm', 'cluster'].includes(values.only)) throw new Error('--only: expected cold, warm or cluster');
+  if (values.only !== undefined && !['cold', 'warm', 'cluster', 'warmup'].includes(values.only)) throw new Error('--only: expected cold, warm, cluster or warmup');
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected an integer from ${min} to ${max}`);
@@ -108,7 +110,12 @@ function parseOptions(): Options {
     timeLimitMin: int(values['time-limit']!, '--time-limit', 1, 120),
     waitQuietSec: int(values['wait-quiet']!, '--wait-quiet', 0, 3600),
     measureTimeoutMs: int(values['measure-timeout']!, '--measure-timeout', 5, 3600) * 1000,
-    parts: { cold: values.only === undefined || values.only === 'cold', warm: values.only === undefined || values.only === 'warm', cluster: values.only === undefined || values.only === 'cluster' },
+    parts: {
+      cold: values.only === undefined || values.only === 'cold',
+      warm: values.only === undefined || values.only === 'warm',
+      cluster: values.only === undefined || values.only === 'cluster',
+      warmup: values.only === undefined || values.only === 'warmup',
+    },
   };
 }
 
@@ -259,8 +266,15 @@ async function main(): Promise<number> {
   });
   // Tool flows run for the cold and cache parts; a cluster-only run has none.
   const flows = parts.cold || parts.warm ? toolFlows(dataset, parts, options.measureTimeoutMs) : [];
-  const cluster = parts.cluster && tools.some((t) => t.name === 'cachalot') ? new ClusterBench(ctx, session, dataset, server.pid, options.measureTimeoutMs) : undefined;
+  const cachalot = tools.find((t) => t.name === 'cachalot');
+  // The warm-up part starts its cluster as the cluster part does.
+  const clusters = cachalot && (parts.cluster || parts.warmup) ? new ClusterBench(ctx, session, dataset, server.pid, options.measureTimeoutMs) : undefined;
+  const cluster = parts.cluster ? clusters : undefined;
   const clusterSamples = emptyClusterSamples();
+  const warmup = parts.warmup && clusters ? new WarmupBench(ctx, session, dataset, server.pid, clusters) : undefined;
+  const warmupSamples = emptyWarmupSamples();
+  // Warm-up is measured against the origin's own parallel GETs of the same run.
+  const measureOrigin = parts.cold || warmup !== undefined;
   const record = (row: Row, results: Array<[Measure, Sample]>) => {
     for (const [measure, sample] of results) {
       row.samples[measure].push(sample);
@@ -273,12 +287,12 @@ async function main(): Promise<number> {
   };
 
   // One unrecorded pass, so that the origin-direct client's first round is not its JIT warm-up.
-  if (parts.cold) for (const fetch of Object.values(fetchers)) await originDirect(fetch, dataset, 8 * MiB, 8).catch(() => {});
+  if (measureOrigin) for (const fetch of Object.values(fetchers)) await originDirect(fetch, dataset, 8 * MiB, 8).catch(() => {});
 
   for (let round = 0; round < options.rounds && !owned.closed; round++) {
     progress(`round ${round + 1}/${options.rounds}`);
-    if (parts.cold) session.makeCold('big');
-    for (const config of parts.cold ? originRuns : []) {
+    if (measureOrigin) session.makeCold('big');
+    for (const config of measureOrigin ? originRuns : []) {
       if (owned.closed) break;
       const originCpu0 = procStats(server.pid)?.cpuSec;
       const foreign = new ForeignCpu(() => [server.pid]);
@@ -302,6 +316,7 @@ async function main(): Promise<number> {
       if (tool.name === 'cachalot' && memoryTool && !owned.closed) record(row, await session.run(memoryTool, memoryFlow(dataset)));
     }
     if (cluster && !owned.closed) await cluster.round(clusterSamples, progress);
+    if (warmup && !owned.closed) await warmup.round(cachalot!, warmupSamples, progress);
   }
   const totalSec = since(startedAt);
   const best = originRuns.reduce((a, b) => ((medianOf(b.samples) ?? -1) > (medianOf(a.samples) ?? -1) ? b : a));
@@ -324,7 +339,7 @@ async function main(): Promise<number> {
   say(`- origin: s3rver 3.7.1 on 127.0.0.1 (one process), seeded once: 1 x ${FULL_SHAPE.bigBytes / MiB} MiB, ${FULL_SHAPE.smallCount} x ${FULL_SHAPE.smallBytes / 1024} KiB in one folder, ${FULL_SHAPE.listCount} small entries in one folder (seeding took ${seedSec.toFixed(0)} s)`);
   say(`- cold: before every measurement the page cache is dropped (sync; echo 3 > /proc/sys/vm/drop_caches), then the programs (node, node_modules, rclone, s3fs and their libraries) are read back in${options.coldOrigin ? '' : ", and so are the origin's own files for that measurement, so the origin is warm and the client is cold"}; every measurement on a fresh mount with a fresh cache directory`);
   say(`- seq: one reader, 1 MiB read(2) calls, open to close; small: 8 reader threads, whole files; ls: \`ls -l\` child process, spawn to exit; every byte read is checked`);
-  if (parts.cold) {
+  if (measureOrigin) {
     say(`- origin direct: the big object by parallel ranged GETs, with the aws-sdk v3 (keep-alive sockets) and with cachalot's own GET client (S3Store), client, range size x GETs in flight: ${originRuns.map((r) => r.label).join('; ')}; the best median (${best.label}) is the ceiling`);
   }
   if (parts.warm) {
@@ -334,6 +349,9 @@ async function main(): Promise<number> {
   }
   if (cluster) {
     say(`- cluster: \`cachalot meta\` and cachalot nodes (foreground daemons, each its own mountpoint, cache directory and peer port) on this machine over 127.0.0.1, sharing its ${cpus().length} cores; owner: ${OWNER_ARGS.join(' ')}; asker: ${ASKER_ARGS.join(' ')}; the owner fills its NVMe tier by a cold read (alone, it owns every block), is mounted again (RAM tier empty), then reads the big file itself (page cache dropped), is mounted again, and a fresh asker reads it (page cache dropped), each block asked of the owner; then 1, 2 and 3 fresh nodes (${OWNER_ARGS.join(' ')}) read it at once from a cold cluster, and S3 sent = what the origin process wrote to its sockets`);
+  }
+  if (warmup) {
+    say(`- warmup: \`cachalot warmup --json\` of the big object from an empty cache, through a fresh mount (${cachalot!.options}) and through a fresh cluster of 3 nodes (${OWNER_ARGS.join(' ')}) on this machine; MB/s = the object's bytes over the seconds the report gives (listing included, process start not), page cache dropped before, origin warm as for origin direct`);
   }
   say(`- ${options.rounds} round(s), tool order rotated each round; figures are medians (min-max); MB/s is 10^6 bytes/s; total run ${(totalSec / 60).toFixed(1)} min`);
   for (const t of tools) say(`- ${t.version}: ${t.options}`);
@@ -359,9 +377,15 @@ async function main(): Promise<number> {
     say(clusterTable(clusterSamples, FULL_SHAPE.bigBytes));
     say();
   }
+  if (warmup) {
+    say('### Warm-up');
+    say();
+    say(warmupTable(warmupSamples, origin));
+    say();
+  }
   say('### Per tool, round by round');
   say();
-  if (parts.cold) {
+  if (measureOrigin) {
     say(originTable(originRuns));
     say();
   }
@@ -371,12 +395,17 @@ async function main(): Promise<number> {
   }
   say('### Ratios');
   say();
-  const list = [...(parts.cold ? ratios(origin, rows) : []), ...(parts.warm ? cacheRatios(limits, rows) : []), ...(cluster ? clusterRatios(clusterSamples) : [])];
+  const list = [
+    ...(parts.cold ? ratios(origin, rows) : []),
+    ...(parts.warm ? cacheRatios(limits, rows) : []),
+    ...(cluster ? clusterRatios(clusterSamples) : []),
+    ...(warmup ? warmupRatios(warmupSamples, origin) : []),
+  ];
   say(ratioTable(list));
   say();
 
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, cluster: { ...clusterSamples, s3Traffic: Object.fromEntries(clusterSamples.s3Traffic) }, ratios: list, totalSec }, null, 2) + '\n');
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, cluster: { ...clusterSamples, s3Traffic: Object.fromEntries(clusterSamples.s3Traffic) }, warmup: warmupSamples, ratios: list, totalSec }, null, 2) + '\n');
     progress(`results written to ${options.json}`);
   }
   if (options.cpuProf) progress(`cachalot CPU profiles in ${options.cpuProf} (open in Chrome DevTools or speedscope)`);

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   // Meta's shared listing cache: a continuation token whose snapshot is gone; a folder larger than the cache.
   'ListingExpired',
   'ListingTooLarge',
+  // Pins that would pass the cache's capacity (`cachalot pin`, `warmup --pin`).
+  'PinTooLarge',
   'Internal',
 ] as const;
 
@@ -60,6 +62,9 @@ export class CachalotError extends Error {
 export function isCachalotError(err: unknown, code?: ErrorCode): err is CachalotError {
   return err instanceof CachalotError && (code === undefined || err.code === code);
 }
+
+/** A request a server cannot take (malformed, or naming nothing that can exist): the caller's fault, answered so. */
+export class BadRequest extends Error {}
 
 /** One line for a human: the message without a stack, for CLI output. */
 export function oneLine(err: unknown): string {

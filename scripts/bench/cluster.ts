@@ -35,8 +35,8 @@ export function emptyClusterSamples(): ClusterSamples {
 
 /** A metadata service and the nodes that join it, each a foreground daemon of ours. */
 export class ClusterBench {
-  private meta?: string;
-  private readonly tokenFile: string;
+  private metaAddress?: string;
+  readonly tokenFile: string;
   private readonly dataDir: string;
 
   constructor(
@@ -55,7 +55,7 @@ export class ClusterBench {
 
   /** One round of every cluster measurement; a failure is recorded in the samples, not thrown. */
   async round(out: ClusterSamples, progress: (line: string) => void): Promise<void> {
-    const meta = (this.meta ??= await this.startMeta());
+    const meta = await this.meta();
     const nodes: MountedTool[] = [];
     const unmountAll = async () => {
       for (const node of nodes.splice(0)) await node.unmount().catch(() => {});
@@ -127,6 +127,11 @@ export class ClusterBench {
     }
   }
 
+  /** The metadata service of the bench's clusters, started on first use. */
+  async meta(): Promise<string> {
+    return (this.metaAddress ??= await this.startMeta());
+  }
+
   /** The node unmounted and mounted again on its directories: its disk tier kept, its RAM tier empty. */
   private async remount(nodes: MountedTool[], node: MountedTool, id: string, meta: string, args: string[]): Promise<MountedTool> {
     nodes.splice(nodes.indexOf(node), 1);
@@ -136,7 +141,7 @@ export class ClusterBench {
     return again;
   }
 
-  private node(id: string, meta: string, args: string[], dirs?: MountDirs): Promise<MountedTool> {
+  node(id: string, meta: string, args: string[], dirs?: MountDirs): Promise<MountedTool> {
     const d = dirs ?? freshDirs(this.ctx, `cluster-${id}`);
     const cluster = ['--meta', meta, '--node-id', id, '--peer-listen', '127.0.0.1:0', '--token-file', this.tokenFile];
     const argv = [MAIN, 'mount', `s3://${BUCKET}`, d.mountpoint, '--cache-dir', d.cacheDir, '--log-level', 'warn', '--foreground', ...cluster, ...args];
@@ -144,7 +149,7 @@ export class ClusterBench {
   }
 
   /** Until the node's own view of the cluster (`cachalot stats --json`) has n members: placement follows it. */
-  private async waitForView(mountpoint: string, n: number): Promise<void> {
+  async waitForView(mountpoint: string, n: number): Promise<void> {
     for (let attempt = 0; attempt < 200; attempt++) {
       const result = await runCli(['stats', mountpoint, '--json'], this.ctx.cachalotEnv, 10_000);
       try {

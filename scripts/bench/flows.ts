@@ -7,11 +7,12 @@ import { lsLong, seqRead, smallFiles } from './measure';
 import { MEMORY_CHECK, Measure } from './report';
 import type { Flow, Read, Step } from './session';
 
-/** Which parts of the bench run: the cold measurements, the cache ones (plain file, re-read, warm, memory), the cluster ones. */
+/** Which parts of the bench run: the cold measurements, the cache ones (plain file, re-read, warm, memory), the cluster ones, warm-up. */
 export interface Parts {
   cold: boolean;
   warm: boolean;
   cluster: boolean;
+  warmup: boolean;
 }
 
 const seq = (dataset: Dataset, readers = 1): Read => (mp) => seqRead(mp, dataset, readers).then((r) => ({ value: r.mbps, seconds: r.seconds }));

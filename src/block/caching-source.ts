@@ -1,7 +1,13 @@
 import type { BlockBuffer } from './block-buffer';
 import { SingleFlight } from './single-flight';
-import { Slots } from './slots';
+import { Slots, type Slot } from './slots';
 import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
+
+/** A warm-up fill still waiting for its slot, which a read of the same block raises to its own priority. */
+interface BackgroundFill {
+  raised: boolean;
+  slot?: Slot;
+}
 
 /**
  * The read path's block source: the cache first, then the origin (S3, and
@@ -14,6 +20,8 @@ import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
  * to S3 again) or holding ever more of them in memory. Requests from other
  * nodes have slots of their own: a node whose reads all wait on a peer must
  * still serve that peer's requests, or two nodes could wait on each other.
+ * Warm-up fills share the readers' slots in the background: a waiting read
+ * is served first, and a quarter of the slots stay free for reads.
  */
 export class CachingSource implements BlockSource {
   private readonly flights = new SingleFlight<BlockBuffer>();
@@ -24,50 +32,79 @@ export class CachingSource implements BlockSource {
    * that window (a disk write takes milliseconds) gets the same bytes
    * instead of a second fetch from S3.
    */
-  private readonly beingStored = new Map<string, BlockBuffer>();
+  private readonly beingStored = new Map<string, { block: BlockBuffer; stored: Promise<void> }>();
+  private readonly backgroundFills = new Map<string, BackgroundFill>();
 
   constructor(
     private readonly cache: BlockCache,
     private readonly origin: BlockSource,
     maxFilling: number,
   ) {
-    this.filling = new Slots(maxFilling);
+    this.filling = new Slots(maxFilling, maxFilling - Math.ceil(maxFilling / 4));
     this.fillingForPeers = new Slots(maxFilling);
   }
 
   load(request: BlockRequest): Promise<BlockBuffer> {
+    const key = blockKey(request);
+    if (!request.warm) this.raise(key);
     return this.flights.run(
-      blockKey(request),
-      () => this.fetch(request),
+      key,
+      () => this.fetch(request, key),
       (block, callers) => block.retain(callers - 1),
     );
   }
 
-  private async fetch(request: BlockRequest): Promise<BlockBuffer> {
-    const key = blockKey(request);
+  /**
+   * Warm-up: the block into the tiers unless they hold it already
+   * ('cached'), in the background; resolves once every tier has taken it.
+   */
+  async warm(request: BlockRequest): Promise<'loaded' | 'cached'> {
+    if (this.cache.contains(request)) return 'cached';
+    const block = await this.load({ ...request, warm: true });
+    block.release();
+    await this.beingStored.get(blockKey(request))?.stored;
+    return 'loaded';
+  }
+
+  private async fetch(request: BlockRequest, key: string): Promise<BlockBuffer> {
     const storing = this.beingStored.get(key);
-    if (storing) return storing.retain();
-    const cached = await this.cache.get(request);
-    if (cached) return cached;
-    const slots = request.fromPeer ? this.fillingForPeers : this.filling;
-    await slots.acquire();
+    if (storing) return storing.block.retain();
+    const background: BackgroundFill | undefined = request.warm ? { raised: false } : undefined;
+    if (background) this.backgroundFills.set(key, background);
+    let slot: Slot;
+    try {
+      const cached = await this.cache.get(request);
+      if (cached) return cached;
+      slot = request.fromPeer ? this.fillingForPeers.request(false) : this.filling.request(background !== undefined && !background.raised);
+      if (background) background.slot = slot;
+      await slot.granted;
+    } finally {
+      if (background) this.backgroundFills.delete(key);
+    }
     let block: BlockBuffer;
     try {
       block = await this.origin.load(request);
     } catch (err) {
-      slots.release();
+      slot.release();
       throw err;
     }
     // The cache is filled behind the read, never in its way; the reference
     // held here keeps the bytes valid until the tiers have taken their own.
     block.retain();
-    this.beingStored.set(key, block);
     const done = () => {
       this.beingStored.delete(key);
       block.release();
-      slots.release();
+      slot.release();
     };
-    void this.cache.put(request, block).then(done, done);
+    this.beingStored.set(key, { block, stored: this.cache.put(request, block).then(done, done) });
     return block;
+  }
+
+  /** A read joins a warm-up's fill of the block: the fill waits no longer than the read would. */
+  private raise(key: string): void {
+    const background = this.backgroundFills.get(key);
+    if (!background) return;
+    background.raised = true;
+    background.slot?.raise();
   }
 }

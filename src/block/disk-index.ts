@@ -13,6 +13,8 @@ export interface DiskEntry {
   crc32c: number;
   /** Milliseconds since the epoch: keeps the eviction order across restarts. */
   lastAccess: number;
+  /** Pinned (`cachalot pin`): never evicted, kept so across restarts. */
+  pinned?: boolean;
 }
 
 export interface Reconciled {

@@ -1,14 +1,15 @@
 import { crc32c } from '@node-rs/crc32';
 import { chmod, mkdir, open as openFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { oneLine } from '../errors';
+import { formatBytes } from '../config/units';
+import { CachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { readDirect, supportsDirectIo, writeDirect } from './direct-io';
 import { CacheDirLock } from './cache-dir-lock';
 import { blockFile, DiskEntry, DiskIndex } from './disk-index';
 import { TinyLfuPolicy } from './tiny-lfu';
-import { BlockCache, BlockId, blockKey, TierStats } from './types';
+import { BlockCache, BlockId, blockKey, PinnedBlocks, TierStats } from './types';
 
 export interface DiskSpace {
   freeBytes: number;
@@ -54,8 +55,12 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * any moment leaves nothing worse than unlisted files, which open() deletes.
  * Every read is checked against the CRC32C recorded at write time: a bad
  * file is deleted and answered as a miss, never served.
+ *
+ * Pinned blocks are out of the policy's reach and flagged in the index, so
+ * that they stay pinned across restarts; a pin of a block not yet here holds
+ * in memory until the block comes (warm-up loads it at once).
  */
-export class DiskTier implements BlockCache {
+export class DiskTier implements BlockCache, PinnedBlocks {
   readonly name = 'disk';
   private hits = 0;
   private misses = 0;
@@ -71,6 +76,9 @@ export class DiskTier implements BlockCache {
   private readonly accessFlush = setInterval(() => this.flushAccess(), ACCESS_FLUSH_MS).unref();
   private lastErrorLog = -Infinity;
   private suppressedErrors = 0;
+  /** Every pin, its block here or still to come, with the block's length. */
+  private readonly pins = new Map<string, number>();
+  private pinned = 0;
 
   private constructor(
     private readonly options: Settings,
@@ -141,8 +149,10 @@ export class DiskTier implements BlockCache {
     // Another node owns a remote block and keeps it on its disk: a copy here
     // would push out blocks this node owns (docs/CLUSTER.md).
     if (this.closed || block.remote || this.policy.has(key)) return;
-    const victims = this.policy.admit(key, block.bytes.length);
+    const pinned = this.pins.has(key);
+    const victims = this.policy.admit(key, block.bytes.length, pinned);
     if (!victims) return;
+    if (pinned) this.policy.pin(key);
     block.retain();
     block.crc32c ??= crc32c(block.bytes);
     const write = this.write(key, block, victims);
@@ -155,6 +165,50 @@ export class DiskTier implements BlockCache {
     }
   }
 
+  contains(id: BlockId): boolean {
+    return !this.closed && this.policy.has(blockKey(id));
+  }
+
+  /** Evicted by hand: the pin goes too. */
+  async remove(id: BlockId): Promise<void> {
+    const key = blockKey(id);
+    this.forgetPin(key);
+    if (this.policy.has(key)) await this.evict(key);
+  }
+
+  async pin(id: BlockId, length: number): Promise<void> {
+    const key = blockKey(id);
+    if (this.pins.has(key)) return;
+    const capacity = this.policy.capacityBytes;
+    if (this.pinned + length > capacity) {
+      throw new CachalotError('PinTooLarge', `pins would pass the disk cache's ${formatBytes(capacity)} (${formatBytes(this.pinned)} pinned already)`);
+    }
+    this.pins.set(key, length);
+    this.pinned += length;
+    if (!this.policy.has(key)) return;
+    this.policy.pin(key);
+    await this.flag(key, true);
+  }
+
+  async unpin(id: BlockId): Promise<void> {
+    const key = blockKey(id);
+    if (!this.forgetPin(key)) return;
+    this.policy.unpin(key);
+    await this.flag(key, false);
+  }
+
+  isPinned(id: BlockId): boolean {
+    return this.pins.has(blockKey(id));
+  }
+
+  get pinnedBytes(): number {
+    return this.pinned;
+  }
+
+  get pinCapacityBytes(): number {
+    return this.policy.capacityBytes;
+  }
+
   stats(): TierStats[] {
     return [
       {
@@ -165,6 +219,7 @@ export class DiskTier implements BlockCache {
         hits: this.hits,
         misses: this.misses,
         evictions: this.evictions,
+        pinnedBytes: this.pinned,
         errors: this.errors,
       },
     ];
@@ -180,6 +235,20 @@ export class DiskTier implements BlockCache {
     await Promise.all(this.deleting.values());
     await this.index.close();
     await this.lock.release();
+  }
+
+  private forgetPin(key: string): boolean {
+    const length = this.pins.get(key);
+    if (length === undefined) return false;
+    this.pins.delete(key);
+    this.pinned -= length;
+    return true;
+  }
+
+  /** Records a pin or unpin in the block's index entry (none yet: its write will record it). */
+  private async flag(key: string, pinned: boolean): Promise<void> {
+    const entry = this.index.get(key);
+    if (entry) await this.index.put(key, { ...entry, pinned }).catch((err) => this.failed(err));
   }
 
   private async flushAccess(): Promise<void> {
@@ -200,12 +269,16 @@ export class DiskTier implements BlockCache {
     // Oldest access first, so the policy's LRU order is the one before the
     // restart; the oldest go if the capacity has shrunk since.
     for (const [key, entry] of entries) {
-      if (total > this.policy.capacityBytes) {
-        total -= entry.length;
-        evictions.push(this.evict(key));
-      } else {
-        this.policy.admit(key, entry.length);
+      const pinned = entry.pinned === true;
+      if ((pinned || total <= this.policy.capacityBytes) && this.policy.admit(key, entry.length, pinned)) {
+        if (!pinned) continue;
+        this.policy.pin(key);
+        this.pins.set(key, entry.length);
+        this.pinned += entry.length;
+        continue;
       }
+      total -= entry.length;
+      evictions.push(this.evict(key));
     }
     await Promise.all(evictions);
     this.options.log.info(
@@ -231,7 +304,7 @@ export class DiskTier implements BlockCache {
       if (direct) await writeDirect(tmp, direct, block.bytes.length);
       else await writeFile(tmp, block.bytes, { flag: 'wx', mode: 0o600 });
       await rename(tmp, join(this.options.dir, file));
-      await this.index.put(key, { file, length: block.bytes.length, crc32c: block.crc32c!, lastAccess: Date.now() });
+      await this.index.put(key, { file, length: block.bytes.length, crc32c: block.crc32c!, lastAccess: Date.now(), pinned: this.pins.has(key) });
       // Evicted while being written (the disk filling up): the file goes too.
       if (!this.policy.has(key)) await this.drop(key);
     } catch (err) {

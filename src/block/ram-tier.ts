@@ -106,6 +106,14 @@ export class RamTier implements BlockCache {
     return storing;
   }
 
+  contains(id: BlockId): boolean {
+    return this.entries.has(blockKey(id));
+  }
+
+  async remove(id: BlockId): Promise<void> {
+    this.drop(blockKey(id));
+  }
+
   stats(): TierStats[] {
     const { hits, misses, evictions, errors } = this;
     return [
@@ -117,6 +125,7 @@ export class RamTier implements BlockCache {
         hits,
         misses,
         evictions,
+        pinnedBytes: 0,
         errors,
       },
     ];

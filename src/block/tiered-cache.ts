@@ -25,6 +25,14 @@ export class TieredCache implements BlockCache {
     await Promise.all(this.tiers.map((tier) => tier.put(id, block)));
   }
 
+  contains(id: BlockId): boolean {
+    return this.tiers.some((tier) => tier.contains(id));
+  }
+
+  async remove(id: BlockId): Promise<void> {
+    await Promise.all(this.tiers.map((tier) => tier.remove(id)));
+  }
+
   stats(): TierStats[] {
     return this.tiers.flatMap((tier) => tier.stats());
   }

@@ -10,11 +10,17 @@ import { FrequencySketch } from './frequency-sketch';
  * through all of them, which is what LRU (and S3-FIFO, whose small queue
  * degenerates to FIFO on a loop) do: docs/CACHE.md has the measurements.
  *
+ * Pinned keys (`cachalot pin`) are held apart from the LRU order: never a
+ * victim, never counted against a newcomer.
+ *
  * The policy holds keys and sizes only; the tier moves the bytes.
  */
 export class TinyLfuPolicy {
   /** Keys in LRU order: a Map iterates in insertion order, and a touch re-inserts. */
   private readonly entries = new Map<string, number>();
+  /** Pinned keys and their sizes, out of the LRU order. */
+  private readonly pinned = new Map<string, number>();
+  private pinnedUsed = 0;
   private readonly sketch: FrequencySketch;
   private used = 0;
 
@@ -44,7 +50,7 @@ export class TinyLfuPolicy {
   }
 
   has(key: string): boolean {
-    return this.entries.has(key);
+    return this.entries.has(key) || this.pinned.has(key);
   }
 
   /**
@@ -52,13 +58,15 @@ export class TinyLfuPolicy {
    * most recently used and the keys pushed out to make room are returned (the
    * tier drops their bytes); undefined means it stays out and nothing changed.
    * The request that brought key here is expected to have been recorded.
+   * `force` (a pinned block) admits it whatever the victims' frequencies.
    */
-  admit(key: string, size: number): string[] | undefined {
-    if (size > this.capacity) return undefined;
-    if (this.entries.has(key)) {
+  admit(key: string, size: number, force = false): string[] | undefined {
+    if (this.has(key)) {
       this.touch(key);
       return [];
     }
+    // Only unpinned blocks can make room.
+    if (size > this.capacity - this.pinnedUsed) return undefined;
     const victims: string[] = [];
     let room = this.capacity - this.used;
     if (room < size) {
@@ -70,7 +78,7 @@ export class TinyLfuPolicy {
       // whole tier. So the newcomer must win without its current request.
       const frequency = this.sketch.estimate(key) - 1;
       for (const [victim, victimSize] of this.entries) {
-        if (this.sketch.estimate(victim) >= frequency) return undefined;
+        if (!force && this.sketch.estimate(victim) >= frequency) return undefined;
         victims.push(victim);
         room += victimSize;
         if (room >= size) break;
@@ -84,13 +92,37 @@ export class TinyLfuPolicy {
 
   /** Forgets key (the tier dropped it: corrupt, deleted, evicted by hand). */
   remove(key: string): void {
+    const pinnedSize = this.pinned.get(key);
+    if (pinnedSize !== undefined) {
+      this.pinned.delete(key);
+      this.pinnedUsed -= pinnedSize;
+      this.used -= pinnedSize;
+    }
     const size = this.entries.get(key);
     if (size === undefined) return;
     this.entries.delete(key);
     this.used -= size;
   }
 
-  /** Least recently used first; for eviction beyond the policy's own (a disk filling up). */
+  /** Takes a held key out of the LRU order: it is never evicted until unpinned. */
+  pin(key: string): void {
+    const size = this.entries.get(key);
+    if (size === undefined) return;
+    this.entries.delete(key);
+    this.pinned.set(key, size);
+    this.pinnedUsed += size;
+  }
+
+  /** Puts a pinned key back into the LRU order, as the most recently used. */
+  unpin(key: string): void {
+    const size = this.pinned.get(key);
+    if (size === undefined) return;
+    this.pinned.delete(key);
+    this.pinnedUsed -= size;
+    this.entries.set(key, size);
+  }
+
+  /** Least recently used unpinned key; for eviction beyond the policy's own (a disk filling up). */
   oldest(): string | undefined {
     return this.entries.keys().next().value;
   }
@@ -118,6 +150,6 @@ export class TinyLfuPolicy {
   }
 
   get count(): number {
-    return this.entries.size;
+    return this.entries.size + this.pinned.size;
   }
 }

@@ -23,6 +23,11 @@ export interface BlockRequest extends BlockId {
    * differ for a moment could otherwise pass a request back and forth).
    */
   fromPeer?: boolean;
+  /**
+   * Loaded for a warm-up: at background priority (reads go first), and never
+   * forwarded to a peer (the warm-up asked this node because it owns it).
+   */
+  warm?: boolean;
 }
 
 export interface BlockSource {
@@ -49,7 +54,26 @@ export interface BlockCache {
    * the caller's reference must stay valid until put resolves. Never rejects.
    */
   put(id: BlockId, block: BlockBuffer): Promise<void>;
+  /** Whether the tier holds the block: no read, and not counted as a request (warm-up skips what is cached). */
+  contains(id: BlockId): boolean;
+  /** Drops the block if held, pinned or not (`cachalot evict`). Never rejects. */
+  remove(id: BlockId): Promise<void>;
   stats(): TierStats[];
+}
+
+/**
+ * Blocks kept whatever the eviction policy says (`cachalot pin`): the disk
+ * tier's, kept across restarts. A pin may come before its block: the block
+ * is then admitted when it arrives, pushing out unpinned ones if need be.
+ */
+export interface PinnedBlocks {
+  /** Pins the block (length bytes); fails with PinTooLarge, pinning nothing, when pins would pass the capacity. */
+  pin(id: BlockId, length: number): Promise<void>;
+  unpin(id: BlockId): Promise<void>;
+  isPinned(id: BlockId): boolean;
+  readonly pinnedBytes: number;
+  /** The most that may be pinned: the tier's capacity. */
+  readonly pinCapacityBytes: number;
 }
 
 export interface TierStats {
@@ -60,6 +84,8 @@ export interface TierStats {
   hits: number;
   misses: number;
   evictions: number;
+  /** Bytes of pinned blocks (`cachalot pin`): never evicted. */
+  pinnedBytes: number;
   /** Failed reads or writes of the tier, corrupt blocks included. */
   errors: number;
 }

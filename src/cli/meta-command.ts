@@ -3,14 +3,12 @@ import { resolve } from 'node:path';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
 import { describeTls, readTls, type ClusterTls } from '../cluster/grpc-tls';
-import { settingsFromEnv } from '../config/load-config';
-import { MOUNT_DEFAULTS } from '../config/mount-config';
 import { oneLine } from '../errors';
 import { startMetaServer } from '../meta/meta-server';
-import { storePerBucket } from '../object/create-object-store';
 import { createLogger, LOG_LEVELS } from '../obs/logger';
 import { die } from './exit';
 import { durationArg, hostPortArg, integerArg, urlArg } from './option-parsers';
+import { storesFromFlags } from './s3-stores';
 import { tlsFiles, withTlsOptions, type TlsFlags } from './tls-options';
 
 interface MetaFlags extends TlsFlags {
@@ -55,17 +53,7 @@ export function metaCommand(): Command {
         const { token, warning } = readClusterToken(resolve(flags.tokenFile));
         if (warning) log.warn(warning);
         tls = readTls(tlsFiles(flags), true);
-        const env = settingsFromEnv(process.env) as { endpoint?: string; region?: string };
-        const stores = storePerBucket(
-          {
-            endpoint: flags.endpoint ?? env.endpoint,
-            region: flags.region ?? env.region ?? MOUNT_DEFAULTS.region,
-            requestTimeoutMs: MOUNT_DEFAULTS.requestTimeoutMs,
-            maxAttempts: MOUNT_DEFAULTS.maxAttempts,
-            maxConnections: LISTING_CONNECTIONS,
-          },
-          log,
-        );
+        const stores = storesFromFlags(flags, LISTING_CONNECTIONS, log);
         const listing = { stores, ttlMs: flags.listingTtl ?? DEFAULT_LISTING_TTL_MS, maxEntries: flags.listingEntries };
         server = await startMetaServer({ listen: flags.listen, dataDir: resolve(flags.dataDir), token, tls, leaseMs: flags.leaseMs, listing, log });
       } catch (err) {

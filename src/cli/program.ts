@@ -5,6 +5,7 @@ import { mountCommand } from './mount-command';
 import { statsCommand } from './stats-command';
 import { statusCommand } from './status-command';
 import { unmountCommand } from './unmount-command';
+import { cacheCommands } from './warmup-command';
 
 export function buildProgram(): Command {
   const program = new Command('cachalot')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .addCommand(metaCommand())
     .addCommand(statusCommand())
     .addCommand(demoCommand());
+  for (const command of cacheCommands()) program.addCommand(command);
   // addCommand does not pass these settings on: every command gets them.
   for (const command of [program, ...program.commands]) usageErrorsAsOneLine(command);
   return program;

@@ -22,9 +22,9 @@ export function statsCommand(): Command {
 }
 
 function describe(s: MountStats): string {
-  const rows = [['tier', 'used', 'capacity', 'blocks', 'hits', 'misses', 'hit ratio', 'evictions', 'errors']];
+  const rows = [['tier', 'used', 'pinned', 'capacity', 'blocks', 'hits', 'misses', 'hit ratio', 'evictions', 'errors']];
   for (const t of s.tiers) {
-    rows.push([t.tier, formatBytes(t.usedBytes), formatBytes(t.capacityBytes), ...[t.blocks, t.hits, t.misses].map(String), hitRatio(t), String(t.evictions), String(t.errors)]);
+    rows.push([t.tier, formatBytes(t.usedBytes), formatBytes(t.pinnedBytes), formatBytes(t.capacityBytes), ...[t.blocks, t.hits, t.misses].map(String), hitRatio(t), String(t.evictions), String(t.errors)]);
   }
   return [
     `${s.mountpoint}: ${s.source} (pid ${s.pid}, up ${s.uptimeSeconds} s)`,

@@ -37,15 +37,15 @@ export function statusCommand(): Command {
 }
 
 function describe(meta: string, s: ClusterStatus): string {
-  const rows = [['id', 'address', 'state', 'lease age', 'used', 'capacity', 'hits', 'misses', 'hit ratio']];
+  const rows = [['id', 'address', 'state', 'lease age', 'used', 'pinned', 'capacity', 'hits', 'misses', 'hit ratio']];
   for (const m of s.members) {
-    rows.push([m.id, m.address || '-', m.state, `${(m.leaseAgeMs / 1000).toFixed(1)} s`, formatBytes(m.usedBytes), formatBytes(m.capacityBytes), String(m.hits), String(m.misses), hitRatio(m)]);
+    rows.push([m.id, m.address || '-', m.state, `${(m.leaseAgeMs / 1000).toFixed(1)} s`, formatBytes(m.usedBytes), formatBytes(m.pinnedBytes), formatBytes(m.capacityBytes), String(m.hits), String(m.misses), hitRatio(m)]);
   }
   const t = s.totals;
   return [
     `meta ${meta}: epoch ${s.epoch}, ${t.members} members (${t.alive} alive)`,
     ...(s.members.length ? [textTable(rows)] : []),
-    `cluster cache: ${formatBytes(t.usedBytes)} of ${formatBytes(t.capacityBytes)} used; hit ratio ${hitRatio(t)}`,
+    `cluster cache: ${formatBytes(t.usedBytes)} of ${formatBytes(t.capacityBytes)} used, ${formatBytes(t.pinnedBytes)} pinned; hit ratio ${hitRatio(t)}`,
     '',
   ].join('\n');
 }

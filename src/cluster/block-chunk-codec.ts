@@ -1,3 +1,5 @@
+import { BadRequest } from '../errors';
+
 /**
  * The wire form of the peer service's BlockChunk messages (proto/cachalot/
  * peer.proto), gRPC-framed, written and read by hand: the data field is sent
@@ -66,6 +68,12 @@ export function frameMessage(message: Uint8Array): Buffer {
   framed.writeUInt32BE(message.length, 1);
   framed.set(message, PREFIX_BYTES);
   return framed;
+}
+
+/** The message of a body that must be one uncompressed gRPC-framed message (a unary call's request or reply). */
+export function unframeMessage(body: Buffer): Buffer {
+  if (body.length < PREFIX_BYTES || body[0] !== 0 || body.readUInt32BE(1) !== body.length - PREFIX_BYTES) throw new BadRequest('not one uncompressed gRPC message');
+  return body.subarray(PREFIX_BYTES);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { connect, constants, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
+import { constants } from 'node:http2';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { ChunkEncoding } from './block-chunk-codec';
@@ -9,6 +9,7 @@ import { fromConnectionError, fromGrpcError } from './grpc-errors';
 import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
 import type { ClusterTls } from './grpc-tls';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
+import { PeerSessions } from './peer-sessions';
 
 /**
  * HTTP/2's default 64 KiB receive window makes the owner wait for a window
@@ -37,23 +38,24 @@ export interface Received {
 /**
  * Asks other nodes for blocks (the gRPC service of proto/cachalot/peer.proto,
  * on node:http2: the bytes go from the wire straight into the buffer given),
- * one HTTP/2 connection per peer address. A fetch succeeds only when the
- * block is complete, as long as asked, and its CRC32C matches: a peer that
- * lies, stalls or dies fails it (PeerFailed), never the read.
+ * one HTTP/2 connection per peer address (PeerSessions). A fetch succeeds
+ * only when the block is complete, as long as asked, and its CRC32C
+ * matches: a peer that lies, stalls or dies fails it (PeerFailed), never the
+ * read.
  */
 export class PeerFetcher {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
-  /** Why a connection failed, for the calls on it that end without a word (a TLS alert, a server that hung up). */
-  private readonly sessionErrors = new WeakMap<ClientHttp2Session, Error>();
+  private readonly sessions: PeerSessions;
 
-  constructor(private readonly options: PeerFetcherOptions) {}
+  constructor(private readonly options: PeerFetcherOptions) {
+    this.sessions = new PeerSessions(options.tls, RECEIVE_WINDOW);
+  }
 
   /** Fills `into` (exactly the block's length) with the block; what `into` held is undefined after a failure. */
   fetch(address: string, request: BlockRequest, into: Buffer): Promise<Received> {
     const { start, end } = blockRange(request);
     if (into.length !== end - start) throw new RangeError(`a buffer of ${into.length} bytes for a block of ${end - start}`);
     const { timeoutMs } = this.options;
-    const session = this.session(address);
+    const session = this.sessions.get(address);
     const stream = session.request(callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(this.options.token) }));
     stream.end(encodeBlockRequest({ ...request, acceptLz4: this.options.acceptLz4 !== false }));
     return new Promise<Received>((resolve, reject) => {
@@ -87,7 +89,7 @@ export class PeerFetcher {
       stream.on('close', () => {
         if (settled) return;
         if (!callStatus) {
-          const cause = this.sessionErrors.get(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+          const cause = this.sessions.errorOf(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
           return fail('ended the call without a status', cause && fromConnectionError(cause, `peer ${address}`));
         }
         if (callStatus.code !== status.OK) return fail('', fromGrpcError(callStatus, `peer ${address}`));
@@ -103,30 +105,6 @@ export class PeerFetcher {
   }
 
   close(): void {
-    for (const session of this.sessions.values()) session.destroy();
-    this.sessions.clear();
-  }
-
-  /** The connection to a peer, made again once it has closed or failed. */
-  private session(address: string): ClientHttp2Session {
-    const known = this.sessions.get(address);
-    if (known && !known.closed && !known.destroyed) return known;
-    const { tls } = this.options;
-    // The peer's certificate must chain to the CA and name the address called (an IP SAN for an IP).
-    const secure: SecureClientSessionOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {};
-    const session = connect(`${tls ? 'https' : 'http'}://${address}`, { ...secure, settings: { initialWindowSize: RECEIVE_WINDOW } });
-    const forget = () => this.sessions.get(address) === session && this.sessions.delete(address);
-    session.once('connect', () => session.setLocalWindowSize(RECEIVE_WINDOW));
-    // The calls on it fail (and say why); the next fetch connects again.
-    session.on('error', (err) => {
-      this.sessionErrors.set(session, err);
-      forget();
-    });
-    session.on('goaway', forget);
-    session.on('close', forget);
-    // An idle connection to a peer must not keep a process alive.
-    session.unref();
-    this.sessions.set(address, session);
-    return session;
+    this.sessions.close();
   }
 }

@@ -1,11 +1,13 @@
 import type { BlockRequest } from '../block/types';
-import { frameMessage } from './block-chunk-codec';
+import { BadRequest } from '../errors';
+import { frameMessage, unframeMessage } from './block-chunk-codec';
 import { grpcService } from './grpc-service';
 
 /**
- * The peer service's one call (proto/cachalot/peer.proto): its path and its
+ * The peer service's block call (proto/cachalot/peer.proto): its path and its
  * request message, encoded by the .proto's own codec. Its response, the
- * stream of BlockChunks, is block-chunk-codec.ts.
+ * stream of BlockChunks, is block-chunk-codec.ts; BlockOps is
+ * block-ops-protocol.ts.
  */
 const getBlock = () => grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer').service.GetBlock;
 
@@ -14,19 +16,16 @@ export const GET_BLOCK_PATH = '/cachalot.peer.v1.Peer/GetBlock';
 /** Which block: a slice of one version of one object. */
 export type WireBlockRequest = Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'objectSize' | 'blockSize'> & { acceptLz4?: boolean };
 
-/** A request the server cannot take (malformed, or naming no block). */
-export class BadRequest extends Error {}
-
 export function encodeBlockRequest({ bucket, key, etag, index, objectSize, blockSize, acceptLz4 }: WireBlockRequest): Buffer {
   return frameMessage(getBlock().requestSerialize({ bucket, key, etag, index, objectSize, blockSize, acceptLz4 }));
 }
 
 /** The request of a call's body: one uncompressed gRPC message naming a block that can exist. */
 export function decodeBlockRequest(body: Buffer): WireBlockRequest {
-  if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) throw new BadRequest('the request is not one uncompressed gRPC message');
+  const message = unframeMessage(body);
   let request: WireBlockRequest;
   try {
-    request = getBlock().requestDeserialize(body.subarray(5)) as WireBlockRequest;
+    request = getBlock().requestDeserialize(message) as WireBlockRequest;
   } catch (err) {
     throw new BadRequest(`the request is not a BlockRequest: ${(err as Error).message}`);
   }

@@ -4,19 +4,23 @@ import { createSecureServer, createServer, type Http2Session, type IncomingHttpH
 import { finished } from 'node:stream/promises';
 import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
-import { isCachalotError, oneLine } from '../errors';
+import { BadRequest, isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { compressIfItPays } from '../block/lz4-block';
 import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
 import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
 import { failureHeaders, listenHttp2, OK_HEADERS } from './grpc-http2';
 import { describeTls, type ClusterTls } from './grpc-tls';
-import { BadRequest, GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
+import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
+import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
+import type { BlockOps } from '../block/block-ops';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;
-/** A request is a few names and numbers; anything longer is not one. */
+/** A block request is a few names and numbers; anything longer is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** A BlockOps request is a batch of them (the warm-up sends a few to a few hundred). */
+const MAX_OPS_REQUEST_BYTES = 8 * 1024 * 1024;
 const GRACEFUL_STOP_MS = 2000;
 
 export interface PeerServerOptions {
@@ -29,6 +33,8 @@ export interface PeerServerOptions {
   lz4?: boolean;
   /** The node's read path: its tiers, then S3, one fetch for all askers at once. */
   source: BlockSource;
+  /** Warm-up and cache operations (BlockOps); without: that call is UNIMPLEMENTED. */
+  ops?: Pick<BlockOps, 'run'>;
   log: Logger;
   /** Counts blocks served and failed, for metrics. */
   onServed?: (outcome: 'ok' | 'error') => void;
@@ -75,16 +81,22 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
 async function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: PeerServerOptions): Promise<void> {
   // The asker cancelling (its deadline, a read it no longer needs) resets the stream: nothing to report.
   stream.on('error', () => {});
-  if (headers[':path'] !== GET_BLOCK_PATH) return refuse(stream, status.UNIMPLEMENTED, `no method ${String(headers[':path'])}`);
+  const path = headers[':path'];
+  const serve = path === GET_BLOCK_PATH ? serveBlock : path === BLOCK_OPS_PATH && options.ops ? serveBlockOps : undefined;
+  if (!serve) return refuse(stream, status.UNIMPLEMENTED, `no method ${String(path)}`);
   const refusal = tokenRefusal(headers[AUTHORIZATION_HEADER], options.token);
   if (refusal) {
     options.log.warn({ peer: stream.session?.socket?.remoteAddress, reason: refusal }, 'refused a peer call');
     return refuse(stream, status.UNAUTHENTICATED, `${refusal} (check --token-file)`);
   }
+  await serve(stream, options);
+}
+
+async function serveBlock(stream: ServerHttp2Stream, options: PeerServerOptions): Promise<void> {
   let request: BlockRequest | undefined;
   let loaded: BlockBuffer | undefined;
   try {
-    const { acceptLz4, ...wanted } = decodeBlockRequest(await readRequest(stream));
+    const { acceptLz4, ...wanted } = decodeBlockRequest(await readRequest(stream, MAX_REQUEST_BYTES));
     request = { ...wanted, fromPeer: true };
     loaded = await options.source.load(request);
     const lz4 = acceptLz4 && options.lz4 !== false ? await compressIfItPays(loaded.bytes) : undefined;
@@ -101,13 +113,27 @@ async function serveCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders
   }
 }
 
+/** One unary reply: the message, then an OK status in trailers. */
+async function serveBlockOps(stream: ServerHttp2Stream, options: PeerServerOptions): Promise<void> {
+  try {
+    const reply = await options.ops!.run(decodeBlockOpsRequest(await readRequest(stream, MAX_OPS_REQUEST_BYTES)));
+    if (stream.closed) return;
+    stream.respond(OK_HEADERS, { waitForTrailers: true });
+    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
+    stream.end(encodeBlockOpsReply(reply));
+  } catch (err) {
+    options.log.warn({ err: oneLine(err) }, 'peer block operations failed');
+    if (!stream.headersSent && !stream.closed) refuse(stream, grpcStatusOf(err), oneLine(err));
+  }
+}
+
 /** The call's one request message, whole. */
-async function readRequest(stream: ServerHttp2Stream): Promise<Buffer> {
+async function readRequest(stream: ServerHttp2Stream, maxBytes: number): Promise<Buffer> {
   const pieces: Buffer[] = [];
   let length = 0;
   for await (const piece of stream as AsyncIterable<Buffer>) {
     length += piece.length;
-    if (length > MAX_REQUEST_BYTES) throw new BadRequest(`a request over ${MAX_REQUEST_BYTES} bytes`);
+    if (length > maxBytes) throw new BadRequest(`a request over ${maxBytes} bytes`);
     pieces.push(piece);
   }
   return Buffer.concat(pieces, length);

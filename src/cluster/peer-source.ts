@@ -55,7 +55,7 @@ export class PeerSource implements BlockSource {
   }
 
   async load(request: BlockRequest): Promise<BlockBuffer> {
-    const owner = request.fromPeer ? undefined : this.ownerOf(request);
+    const owner = request.fromPeer || request.warm ? undefined : this.ownerOf(request);
     if (!owner) return this.fromOrigin(request);
     try {
       const block = await this.options.peers.fetch(owner.address, request);

@@ -14,11 +14,12 @@ export interface ClusterStatus {
     usedBytes: number;
     hits: number;
     misses: number;
+    pinnedBytes: number;
   };
 }
 
 export function clusterStatus(view: MembershipView): ClusterStatus {
-  const total = (field: 'capacityBytes' | 'usedBytes' | 'hits' | 'misses') => view.members.reduce((sum, m) => sum + m[field], 0);
+  const total = (field: 'capacityBytes' | 'usedBytes' | 'hits' | 'misses' | 'pinnedBytes') => view.members.reduce((sum, m) => sum + m[field], 0);
   return {
     epoch: view.epoch,
     members: view.members,
@@ -29,6 +30,7 @@ export function clusterStatus(view: MembershipView): ClusterStatus {
       usedBytes: total('usedBytes'),
       hits: total('hits'),
       misses: total('misses'),
+      pinnedBytes: total('pinnedBytes'),
     },
   };
 }

@@ -49,6 +49,7 @@ export class Membership {
       usedBytes: known?.usedBytes ?? 0,
       hits: known?.hits ?? 0,
       misses: known?.misses ?? 0,
+      pinnedBytes: known?.pinnedBytes ?? 0,
       renewedAt: this.now(),
     });
     if (change) this.options.onChange?.(change, request.nodeId, this.current);
@@ -62,6 +63,7 @@ export class Membership {
     member.usedBytes = request.usedBytes;
     member.hits = request.hits;
     member.misses = request.misses;
+    member.pinnedBytes = request.pinnedBytes;
     member.renewedAt = this.now();
     return { epoch: this.current, unknown: false };
   }

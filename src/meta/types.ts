@@ -21,6 +21,8 @@ export interface NodeFigures {
   usedBytes: number;
   hits: number;
   misses: number;
+  /** Bytes pinned in the disk cache (`cachalot pin`). */
+  pinnedBytes: number;
 }
 
 export interface HeartbeatRequest extends NodeFigures {

@@ -1,4 +1,5 @@
 import { BufferPool } from '../block/block-buffer';
+import { BlockOps } from '../block/block-ops';
 import { CachingSource } from '../block/caching-source';
 import { DiskTier } from '../block/disk-tier';
 import { OriginSource } from '../block/origin-source';
@@ -23,6 +24,8 @@ export interface BlockStack {
   cache: BlockCache;
   /** All block memory, counted against the budget (ram_cache). */
   pool: BufferPool;
+  /** Warm-up, pins and evict, asked by the control socket and by peers (docs/WARMUP.md). */
+  ops: BlockOps;
   close(): Promise<void>;
 }
 
@@ -73,10 +76,12 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
   const origin = new OriginSource(store, pool);
   const peerClient = peers ? new PeerClient({ token: peers.token, tls: peers.tls, pool, timeoutMs: PEER_TIMEOUT_MS, acceptLz4: peers.lz4, onReceived: peers.onReceived }) : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
+  const source = new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites);
   return {
-    source: new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites),
+    source,
     cache,
     pool,
+    ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize }),
     close: async () => {
       peerClient?.close();
       await disk?.close();

@@ -58,9 +58,9 @@ export function peerMembers(member: ClusterMember | undefined): PeerMember[] {
 
 /** A block is a hit when any tier had it, a miss when the last tier did not either (it came from S3). */
 function cacheFigures(tiers: TierStats[]): NodeFigures {
-  return { usedBytes: sum(tiers, 'usedBytes'), hits: sum(tiers, 'hits'), misses: tiers.at(-1)?.misses ?? 0 };
+  return { usedBytes: sum(tiers, 'usedBytes'), hits: sum(tiers, 'hits'), misses: tiers.at(-1)?.misses ?? 0, pinnedBytes: sum(tiers, 'pinnedBytes') };
 }
 
-function sum(tiers: TierStats[], field: 'capacityBytes' | 'usedBytes' | 'hits'): number {
+function sum(tiers: TierStats[], field: 'capacityBytes' | 'usedBytes' | 'hits' | 'pinnedBytes'): number {
   return tiers.reduce((total, tier) => total + tier[field], 0);
 }

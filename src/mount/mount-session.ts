@@ -12,6 +12,7 @@ import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
 import type { ClusterMember } from '../meta/cluster-member';
 import { MetaListingStore } from '../meta/meta-listing-store';
+import { parseBlockOpsRequest } from '../block/block-ops';
 import { openBlockStack } from './block-stack';
 import { clusterSecurity, joinCluster, metaClientFor, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
@@ -90,13 +91,15 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       // Serving before joining: the address advertised is the one bound (a port 0 resolved).
       const { peerListen } = config.cluster;
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
-      peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, lz4: config.cluster.lz4, source: blocks.source, log, onServed }) : undefined;
+      peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, lz4: config.cluster.lz4, source: blocks.source, ops: blocks.ops, log, onServed }) : undefined;
       member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
-    controlServer = await serveControl(controlSocketPath(config.mountpoint), {
-      '/stats': () => mountStats(config, blocks.cache, metrics, startedAt, member),
-    });
+    controlServer = await serveControl(
+      controlSocketPath(config.mountpoint),
+      { '/stats': () => mountStats(config, blocks.cache, metrics, startedAt, member) },
+      { '/blocks': async (body) => blocks.ops.run(parseBlockOpsRequest(body)) },
+    );
     fuse = await mountFuse(
       config.mountpoint,
       vfs,

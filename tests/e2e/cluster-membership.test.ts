@@ -156,7 +156,7 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const s = await statusJson();
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1', 'node-2']);
     for (const m of s.members) {
-      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'state', 'usedBytes']);
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'pinnedBytes', 'state', 'usedBytes']);
       assert.equal(m.state, 'alive');
       assert.match(m.address, /^127\.0\.0\.1:\d+$/, 'the advertised --peer-listen');
       assert.ok(m.leaseAgeMs >= 0 && m.leaseAgeMs <= LEASE_MS, `lease age ${m.leaseAgeMs}`);
@@ -171,6 +171,7 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
       usedBytes: s.members.reduce((t, m) => t + m.usedBytes, 0),
       hits: s.members.reduce((t, m) => t + m.hits, 0),
       misses: s.members.reduce((t, m) => t + m.misses, 0),
+      pinnedBytes: s.members.reduce((t, m) => t + m.pinnedBytes, 0),
     });
 
     // Heartbeats carry each mount's cache figures.

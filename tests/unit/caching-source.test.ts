@@ -28,6 +28,14 @@ class SlowTier implements BlockCache {
     this.writing--;
   }
 
+  contains(id: BlockId): boolean {
+    return this.kept.has(`${id.key}#${id.index}`);
+  }
+
+  async remove(id: BlockId): Promise<void> {
+    this.kept.delete(`${id.key}#${id.index}`);
+  }
+
   /** Lets every write waiting so far complete. */
   drain(): void {
     this.finish.splice(0).forEach((resolve) => resolve());
@@ -118,4 +126,73 @@ test('a block whose tiers are still storing it is served from memory, not fetche
   again.release();
   assert.equal(loads, 1, 'one fetch for both reads');
   tier.drain();
+});
+
+test('slots: foreground waiters go before background ones, background holders leave room, a raised ticket jumps the queue', async () => {
+  const slots = new Slots(4, 3);
+  const order: string[] = [];
+  const background = Array.from({ length: 4 }, () => slots.request(true));
+  background.forEach((slot, i) => slot.granted.then(() => order.push(`bg${i}`)));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ['bg0', 'bg1', 'bg2'], 'at most 3 background holders');
+  const read = slots.request(false);
+  read.granted.then(() => order.push('read'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(order.at(-1), 'read', 'the free slot goes to the read at once');
+  const later = slots.request(true);
+  later.granted.then(() => order.push('later'));
+  const read2 = slots.request(false);
+  read2.granted.then(() => order.push('read2'));
+  background[3].raise();
+  background[0].release();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(order.at(-1), 'read2', 'a waiting read before the raised background ticket');
+  background[1].release();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(order.at(-1), 'bg3', 'the raised ticket before a background one that came first');
+  for (const slot of [background[2], background[3], read, read2]) slot.release();
+  await later.granted;
+  later.release();
+  assert.equal(slots.inUse, 0);
+});
+
+test('warm: loads a block into the tiers once and reports cached blocks without reading them', async () => {
+  const store = new MemoryStore('b');
+  const bytes = sampleBytes('warm', 3 * BLOCK);
+  const info = store.put('f', bytes);
+  let loads = 0;
+  const origin = new OriginSource(store, new BufferPool({ size: BLOCK }));
+  const tier = new SlowTier();
+  const source = new CachingSource(tier, { load: (r) => (loads++, origin.load(r)) }, 4);
+  const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
+  const warming = Promise.all([0, 1, 2, 0].map((i) => source.warm(request(i))));
+  // warm resolves only once the tier has taken the block.
+  while (tier.kept.size < 3) {
+    await new Promise((resolve) => setImmediate(resolve));
+    tier.drain();
+  }
+  assert.deepEqual(await warming, ['loaded', 'loaded', 'loaded', 'loaded']);
+  assert.equal(loads, 3, 'one fetch per block');
+  assert.equal(await source.warm(request(1)), 'cached');
+  assert.equal(loads, 3);
+});
+
+test('a read of a block that a warm-up waits to fetch is not held behind other background work', async () => {
+  const store = new MemoryStore('b');
+  const bytes = sampleBytes('prio', 8 * BLOCK);
+  const info = store.put('f', bytes);
+  const gates: Array<() => void> = [];
+  const origin = new OriginSource(store, new BufferPool({ size: BLOCK }));
+  const source = new CachingSource(new SlowTier(), { load: async (r) => (await new Promise<void>((go) => gates.push(go)), origin.load(r)) }, 4);
+  const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
+  // Four warm fills: three hold the background slots, the fourth waits.
+  for (let i = 0; i < 4; i++) void source.warm(request(i)).catch(() => {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(gates.length, 3, 'three of four slots for background fills');
+  // A read of the waiting block: raised to a read, it takes the free slot at once.
+  const read = source.load(request(3));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(gates.length, 4, "the read's fetch started without waiting for the warm-up");
+  gates.splice(0).forEach((go) => go());
+  (await read).release();
 });

@@ -114,7 +114,7 @@ test('put then get: the same bytes and CRC; an unknown block is a miss; stats co
   await assertHit(tier, 1, last);
   assert.equal(await tier.get(id(2)), undefined);
   assert.deepEqual(tier.stats(), [
-    { tier: 'disk', usedBytes: BLOCK + 1000, capacityBytes: 64 * BLOCK, blocks: 2, hits: 2, misses: 1, evictions: 0, errors: 0 },
+    { tier: 'disk', usedBytes: BLOCK + 1000, capacityBytes: 64 * BLOCK, blocks: 2, hits: 2, misses: 1, evictions: 0, pinnedBytes: 0, errors: 0 },
   ]);
 });
 

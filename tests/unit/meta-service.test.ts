@@ -31,7 +31,7 @@ function capturingLogger() {
   return { log, lines };
 }
 
-const figures = () => ({ usedBytes: 4096, hits: 7, misses: 3 });
+const figures = () => ({ usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512 });
 
 test('register, heartbeat, members and leave through the client', async () => {
   const meta = await startMeta();
@@ -46,7 +46,7 @@ test('register, heartbeat, members and leave through the client', async () => {
     assert.equal(view.members.length, 1);
     const { leaseAgeMs, ...member } = view.members[0];
     assert.ok(leaseAgeMs >= 0 && leaseAgeMs < LEASE_MS, `lease age ${leaseAgeMs}`);
-    assert.deepEqual(member, { id: 'n1', address: '127.0.0.1:7001', state: 'alive', capacityBytes: 1 << 30, usedBytes: 4096, hits: 7, misses: 3 });
+    assert.deepEqual(member, { id: 'n1', address: '127.0.0.1:7001', state: 'alive', capacityBytes: 1 << 30, usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512 });
     assert.equal(await client.leave('n1', 2000), 3);
     assert.deepEqual((await client.members(2000)).members, []);
     await assert.rejects(client.register({ nodeId: '', peerAddress: '', capacityBytes: 0 }, 2000), /node_id is empty/);

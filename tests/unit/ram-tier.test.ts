@@ -74,7 +74,7 @@ test('a compressed block that fails its check is dropped and counted, not return
   block.release();
   assert.equal(ram.compressedBlocks, 1);
   assert.equal(await ram.get(id(0)), undefined);
-  assert.deepEqual(ram.stats()[0], { tier: 'ram', usedBytes: 0, capacityBytes: 8 * BLOCK, blocks: 0, hits: 0, misses: 1, evictions: 0, errors: 1 });
+  assert.deepEqual(ram.stats()[0], { tier: 'ram', usedBytes: 0, capacityBytes: 8 * BLOCK, blocks: 0, hits: 0, misses: 1, evictions: 0, pinnedBytes: 0, errors: 1 });
   assert.equal(ram.compressedBlocks, 0);
   assert.equal(await ram.get(id(0)), undefined);
   assert.equal(ram.stats()[0].errors, 1, 'a plain miss afterwards');

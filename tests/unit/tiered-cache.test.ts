@@ -33,6 +33,14 @@ class GatedTier implements BlockCache {
     await this.inner.put(id, block);
   }
 
+  contains(id: BlockId) {
+    return this.inner.contains(id);
+  }
+
+  remove(id: BlockId) {
+    return this.inner.remove(id);
+  }
+
   stats() {
     return this.inner.stats();
   }
@@ -59,7 +67,7 @@ test('a hit in the top tier does not ask the ones below', async () => {
 });
 
 /** Reads every block into a fresh pooled buffer, as a disk tier does: the reader's reference is the only one. */
-const disk: BlockCache = { name: 'disk', get: async () => pooledBlock(pool, bytes), put: async () => {}, stats: () => [] };
+const disk: BlockCache = { name: 'disk', get: async () => pooledBlock(pool, bytes), put: async () => {}, contains: () => true, remove: async () => {}, stats: () => [] };
 
 test('promotion does not hold up the read, and keeps the bytes valid after the reader releases them', async () => {
   const top = new GatedTier();

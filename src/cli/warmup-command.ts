@@ -1,0 +1,131 @@
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { readClusterToken } from '../cluster/cluster-token';
+import { routeGrpcLogs } from '../cluster/grpc-logs';
+import { readTls } from '../cluster/grpc-tls';
+import { formatBytes } from '../config/units';
+import { CachalotError } from '../errors';
+import { createMetaClient } from '../meta/meta-client';
+import { silentLogger } from '../obs/logger';
+import { clusterNodes, mountNodes, type Nodes } from '../warmup/nodes';
+import type { WarmupReport } from '../warmup/tally';
+import { parseTarget, readTargets } from '../warmup/targets';
+import { runWarmup, type CacheOp } from '../warmup/warmup';
+import { die } from './exit';
+import { hostPortArg, integerArg, urlArg } from './option-parsers';
+import { storesFromFlags } from './s3-stores';
+import { tlsFiles, withTlsOptions, type TlsFlags } from './tls-options';
+
+interface CacheFlags extends TlsFlags {
+  fromFile?: string;
+  mount?: string;
+  meta?: string;
+  tokenFile?: string;
+  endpoint?: string;
+  region?: string;
+  parallel: number;
+  pin?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** As origin-direct's best figure (8 ranged GETs in flight): enough to fill a node's link to S3, per node. */
+const DEFAULT_PARALLEL = 8;
+/** Exit code of a run stopped by Ctrl-C, as shells report SIGINT. */
+const INTERRUPTED = 130;
+/** S3 connections for listing the targets. */
+const LISTING_CONNECTIONS = 8;
+
+const DESCRIPTIONS: Record<string, string> = {
+  warmup: 'load TARGETs (s3:// objects or prefixes, paths under a mount) into the cache before a job reads them (docs/WARMUP.md)',
+  pin: 'load TARGETs into the cache and pin them: never evicted, kept across restarts (docs/WARMUP.md)',
+  unpin: 'unpin TARGETs: evictable again (docs/WARMUP.md)',
+  evict: 'drop the cached blocks of TARGETs (with --meta: on every node) (docs/WARMUP.md)',
+};
+
+/** `cachalot warmup`, `pin`, `unpin`, `evict`: one set of targets and flags, four operations. */
+export function cacheCommands(): Command[] {
+  return [cacheCommand('warmup', 'warm'), cacheCommand('pin', 'warm', true), cacheCommand('unpin', 'unpin'), cacheCommand('evict', 'evict')];
+}
+
+function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
+  let command = new Command(name)
+    .description(DESCRIPTIONS[name])
+    .argument('[targets...]', 's3://BUCKET[/KEY-OR-PREFIX] or a path under a cachalot mount')
+    .option('--from-file <list>', 'more targets, one a line ("-": stdin), e.g. a dataset manifest')
+    .option('--mount <mountpoint>', 'standalone: the daemon of this mount does the work')
+    .option('--meta <host:port>', 'cluster: every node loads the blocks it owns', hostPortArg)
+    .option('--token-file <file>', 'file holding the cluster secret; required with --meta');
+  command = withTlsOptions(command)
+    .option('--endpoint <url>', 'S3 endpoint to list the targets at (default: AWS; env AWS_ENDPOINT_URL)', urlArg)
+    .option('--region <region>', 'S3 region (env AWS_REGION; default us-east-1)');
+  if (op === 'warm') command = command.option('--parallel <n>', `blocks loading at once per node (default ${DEFAULT_PARALLEL})`, integerArg(1, 256), DEFAULT_PARALLEL);
+  if (name === 'warmup') command = command.option('--pin', 'pin what is loaded (as `cachalot pin`)').option('--dry-run', 'load nothing: how many objects and bytes would be loaded, how much is cached');
+  return command.option('--json', 'print one JSON report (stable shape, docs/WARMUP.md)').action(async (args: string[], flags: CacheFlags) => {
+    let nodes: Nodes | undefined;
+    try {
+      const texts = await readTargets(args, flags.fromFile);
+      if (texts.length === 0) throw new CachalotError('InvalidConfig', 'no targets: give s3:// URIs, paths under a mount, or --from-file');
+      const targets = await Promise.all(texts.map(parseTarget));
+      nodes = await nodesOf(flags);
+      const stop = stopOnSigint(name);
+      const report = await runWarmup({
+        op,
+        pin: pinning || flags.pin === true,
+        dryRun: flags.dryRun === true,
+        parallel: flags.parallel ?? DEFAULT_PARALLEL,
+        targets,
+        nodes,
+        storeOf: storesFromFlags(flags, LISTING_CONNECTIONS, silentLogger),
+        progress: !flags.json || process.stderr.isTTY,
+        stopped: stop,
+      });
+      nodes.close();
+      for (const failure of report.failed) process.stderr.write(`cachalot: failed: ${failure.name}: ${failure.error}\n`);
+      process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : describe(name, report));
+      process.exit(report.interrupted ? INTERRUPTED : report.failed.length > 0 ? 1 : 0);
+    } catch (err) {
+      nodes?.close();
+      die(err);
+    }
+  });
+}
+
+async function nodesOf(flags: CacheFlags): Promise<Nodes> {
+  if ((flags.mount === undefined) === (flags.meta === undefined)) throw new CachalotError('InvalidConfig', 'give one of --mount MOUNTPOINT (standalone) or --meta HOST:PORT (cluster)');
+  if (flags.mount !== undefined) {
+    if (flags.tokenFile !== undefined) throw new CachalotError('InvalidConfig', '--token-file goes with --meta');
+    return mountNodes(resolve(flags.mount));
+  }
+  if (flags.tokenFile === undefined) throw new CachalotError('InvalidConfig', '--meta needs --token-file');
+  routeGrpcLogs(silentLogger);
+  const { token, warning } = readClusterToken(resolve(flags.tokenFile));
+  if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+  const tls = readTls(tlsFiles(flags), false);
+  const meta = createMetaClient(flags.meta!, token, { tls });
+  try {
+    return await clusterNodes(meta, { token, tls });
+  } finally {
+    meta.close();
+  }
+}
+
+/** The first Ctrl-C stops sending work (what is in flight finishes, the report is printed); a second exits at once. */
+function stopOnSigint(name: string): () => boolean {
+  let stopped = false;
+  process.on('SIGINT', () => {
+    if (stopped) process.exit(INTERRUPTED);
+    stopped = true;
+    process.stderr.write(`\ncachalot: ${name}: stopping (blocks in flight finish; run again to go on; Ctrl-C again to quit now)\n`);
+  });
+  return () => stopped;
+}
+
+function describe(name: string, r: WarmupReport): string {
+  const rate = r.seconds > 0 ? `, ${formatBytes(r.bytesLoaded / r.seconds)}/s` : '';
+  const blocks = r.dryRun
+    ? `would load ${r.blocksLoaded} blocks (${formatBytes(r.bytesLoaded)}); ${r.blocksSkipped} blocks (${formatBytes(r.bytesSkipped)}) cached`
+    : `${r.blocksLoaded} blocks loaded (${formatBytes(r.bytesLoaded)}${rate}), ${r.blocksSkipped} cached already`;
+  const what = r.dryRun ? `${name} --dry-run` : name;
+  return `${what}: ${r.objects} objects, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s; ${blocks}; ${r.failed.length} failed${r.interrupted ? '; INTERRUPTED: run again to go on' : ''}\n`;
+}

@@ -1,0 +1,50 @@
+import type { BlockOp, BlockOpsReply, BlockResult } from '../block/block-ops';
+import { isCachalotError, oneLine } from '../errors';
+import type { LoadingNode, Unit } from './plan';
+
+export interface DispatchOptions {
+  op: BlockOp;
+  pin: boolean;
+  /** Blocks loading at once per node, at most (--parallel). */
+  parallel: number;
+  /** Checked before each batch: Ctrl-C stops sending, what is in flight finishes. */
+  stopped: () => boolean;
+  /** Each unit's result, in order; a call that failed fails each of its units. */
+  onResult: (node: LoadingNode, unit: Unit, result: BlockResult, reply?: BlockOpsReply) => void;
+}
+
+/** Batches of operations that load nothing: many blocks a call. */
+const CHECK_BATCH = 512;
+
+/**
+ * Sends every node its units in batches. For loads, a node has at most
+ * `parallel` blocks in flight: a few small batches at once, so that one
+ * batch's last block does not leave the node idle while the next is asked.
+ */
+export async function dispatch(queues: Map<LoadingNode, Unit[]>, options: DispatchOptions): Promise<void> {
+  const { op, pin, parallel, stopped, onResult } = options;
+  const loads = op === 'warm';
+  const batch = loads ? Math.max(1, Math.floor(parallel / 4)) : CHECK_BATCH;
+  const callsPerNode = loads ? Math.ceil(parallel / batch) : 2;
+  const perNode = async (node: LoadingNode, units: Unit[]) => {
+    let next = 0;
+    const caller = async () => {
+      while (next < units.length && !stopped()) {
+        const taken = units.slice(next, next + batch);
+        next += taken.length;
+        try {
+          const reply = await node.run({ op, pin, blocks: taken.map((unit) => unit.block) });
+          taken.forEach((unit, i) => onResult(node, unit, reply.results[i] ?? failed(`${node.name} answered fewer results than blocks`), reply));
+        } catch (err) {
+          for (const unit of taken) onResult(node, unit, failed(oneLine(err), isCachalotError(err) ? err.code : 'Internal'));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: callsPerNode }, caller));
+  };
+  await Promise.all([...queues].map(([node, units]) => perNode(node, units)));
+}
+
+function failed(error: string, errorCode = 'Internal'): BlockResult {
+  return { outcome: 'failed', pinned: false, errorCode, error };
+}
