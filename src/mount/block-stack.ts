@@ -23,6 +23,8 @@ export interface BlockStack {
   cache: BlockCache;
   /** All block memory, counted against the budget (ram_cache). */
   pool: BufferPool;
+  /** A new disk tier size (SIGHUP); false when the mount has no disk tier to resize. */
+  resizeDisk(bytes: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,10 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
     source: new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites),
     cache,
     pool,
+    resizeDisk: async (bytes) => {
+      await disk?.resize(bytes);
+      return disk !== undefined;
+    },
     close: async () => {
       peerClient?.close();
       await disk?.close();

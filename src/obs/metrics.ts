@@ -1,6 +1,7 @@
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TierStats } from '../block/types';
+import { serveMetrics } from './metrics-server';
 
 /** Every series the node exports, prefixed cachalot_. One instance per process. */
 export class Metrics {
@@ -92,19 +93,7 @@ export class Metrics {
   }
 
   /** Serves /metrics in Prometheus text format on HOST:PORT. */
-  async serve(hostPort: string): Promise<Server> {
-    const split = hostPort.lastIndexOf(':');
-    const server = createServer(async (req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(Number(hostPort.slice(split + 1)), hostPort.slice(0, split), resolve);
-    });
-    return server;
+  serve(hostPort: string): Promise<Server> {
+    return serveMetrics(this.registry, hostPort);
   }
 }
