@@ -17,7 +17,8 @@ export class MetaMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_process_' });
+    // prom-client's own names carry process_ and nodejs_: cachalot_process_cpu_seconds_total, cachalot_nodejs_eventloop_lag_seconds.
+    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_' });
   }
 
   /** Membership and listing-cache state, read when /metrics is scraped. */

@@ -47,7 +47,8 @@ export class Metrics {
   readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_process_' });
+    // prom-client's own names carry process_ and nodejs_: cachalot_process_cpu_seconds_total, cachalot_nodejs_eventloop_lag_seconds.
+    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_' });
   }
 
   /** Exports the cache tiers' own counts, read when /metrics is scraped. */

@@ -92,9 +92,11 @@ export class ObjectVfs implements Vfs {
     if (this.readsInFlight === 0) return true;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
+      // A read's reply is sent when its promise settles, after this count
+      // dropped: resolve a turn later, so the last replies are out first.
       this.onIdle = () => {
         clearTimeout(timer);
-        resolve(true);
+        setImmediate(() => resolve(true));
       };
     });
   }
