@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { MetaMetrics } from '../../src/meta/meta-metrics';
+import { Metrics } from '../../src/obs/metrics';
 import { runCli, assertOneLineError } from '../support/mount-fixture';
 
 const exec = promisify(execFile);
@@ -121,4 +123,18 @@ test('install.sh into DESTDIR leaves the program, the command, the helper, the u
     assert.ok(!existsSync(at(gone)) && !lstatExists(at(gone)), `${gone} removed`);
   }
   for (const kept of ['etc/cachalot/cachalot.toml', 'var/cache/cachalot', 'var/lib/cachalot-meta']) assert.ok(existsSync(at(kept)), `${kept} kept`);
+});
+
+test('the Grafana dashboard asks only for series that node and meta export', async () => {
+  const dashboard = readFileSync(join(ROOT, 'docs/grafana-dashboard.json'), 'utf8');
+  const node = new Metrics();
+  node.trackCache(() => [{ tier: 'ram', usedBytes: 0, capacityBytes: 0, blocks: 0, hits: 0, misses: 0, evictions: 0, errors: 0 }]);
+  node.trackBlockMemory({ usedBytes: 0, peakBytes: 0, capacityBytes: 0 });
+  const meta = new MetaMetrics();
+  meta.track(() => ({ epoch: 1, members: [] }), () => 0);
+  const exported = `${await node.registry.metrics()}\n${await meta.registry.metrics()}`;
+  const asked = new Set(dashboard.match(/cachalot_[a-z0-9_]+/g));
+  assert.ok(asked.size > 15);
+  // A histogram is asked for by its _bucket series; a labelled counter has no sample before its first count.
+  for (const name of asked) assert.match(exported, new RegExp(`^# TYPE ${name.replace(/_bucket$/, '')} `, 'm'), `${name} is exported`);
 });
