@@ -59,9 +59,10 @@ napi_value SendDatagram(napi_env env, napi_callback_info info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "sendDatagram", NAPI_AUTO_LENGTH, SendDatagram, nullptr, &fn);
-  napi_set_named_property(env, exports, "sendDatagram", fn);
+  const napi_property_descriptor exported[] = {
+      {"sendDatagram", nullptr, SendDatagram, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(exported) / sizeof(exported[0]), exported);
   return exports;
 }
 
