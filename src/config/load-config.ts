@@ -26,8 +26,8 @@ export interface MountSources {
   /** s3://BUCKET[/PREFIX] and the mountpoint; from [mounts.NAME] when not given. */
   uri?: string;
   mountpoint?: string;
-  /** --config; else CACHALOT_CONFIG, else /etc/cachalot/cachalot.toml if it exists. */
-  configFile?: string;
+  /** --config; else CACHALOT_CONFIG, else /etc/cachalot/cachalot.toml if it exists; null: no file (the demo). */
+  configFile?: string | null;
   /** --name: the [mounts.NAME] table of the config file (a systemd instance). */
   name?: string;
   flags: RawSettings;
@@ -39,7 +39,7 @@ export interface MountSources {
  * keys); each source is validated so errors name where they came from.
  */
 export function loadMountConfig(sources: MountSources): MountConfig {
-  const path = configFilePath(sources.configFile, sources.env);
+  const path = sources.configFile === null ? undefined : configFilePath(sources.configFile, sources.env);
   const file: ConfigFile = path ? loadConfigFile(path) : {};
   const { mounts, meta: _meta, ...shared } = file;
   const entry = sources.name === undefined ? undefined : mounts?.[sources.name];
