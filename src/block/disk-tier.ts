@@ -225,6 +225,11 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     ];
   }
 
+  /** A new capacity (SIGHUP); the least recently used blocks that no longer fit are deleted. */
+  async resize(capacityBytes: number): Promise<void> {
+    await Promise.all(this.policy.resize(capacityBytes).map((victim) => this.evict(victim)));
+  }
+
   /** Waits for the writes in flight, then closes the index and releases the cache dir. */
   async close(): Promise<void> {
     if (this.closed) return;

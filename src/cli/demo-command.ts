@@ -27,6 +27,8 @@ export function demoCommand(): Command {
         const config = loadMountConfig({
           uri: `s3://${SAMPLE_BUCKET}`,
           mountpoint,
+          // Self-contained: not the host's /etc/cachalot/cachalot.toml.
+          configFile: null,
           env: {},
           flags: { endpoint: s3.endpoint, cache_dir: resolve(dataDir, 'cache') },
         });

@@ -2,15 +2,18 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadMountConfig } from '../config/load-config';
 import type { MountConfig } from '../config/mount-config';
-import { oneLine } from '../errors';
+import { CachalotError, oneLine } from '../errors';
+import { systemdNotifier } from '../obs/sd-notify';
 import { createLogger, Logger } from '../obs/logger';
 import { notReady, reportReadiness, reportsReadiness, runInBackground } from '../mount/background';
 import { startMount } from '../mount/mount-session';
 import { die } from './exit';
+import { handleServiceSignals } from './service-signals';
 import { withTlsOptions, type TlsFlags } from './tls-options';
 
 interface MountFlags extends TlsFlags {
   config?: string;
+  name?: string;
   endpoint?: string;
   region?: string;
   cacheDir?: string;
@@ -44,9 +47,10 @@ const int = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.te
 export function mountCommand(): Command {
   const command = new Command('mount')
     .description('mount s3://BUCKET[/PREFIX] at MOUNTPOINT (returns once the mount answers)')
-    .argument('<source>', 's3://BUCKET[/PREFIX]')
-    .argument('<mountpoint>', 'an existing empty directory')
-    .option('--config <file>', 'TOML config file (flags win over env, env over the file)')
+    .argument('[source]', 's3://BUCKET[/PREFIX] (or from [mounts.NAME] with --name)')
+    .argument('[mountpoint]', 'an existing empty directory (or from [mounts.NAME] with --name)')
+    .option('--config <file>', 'TOML config file (flags win over env, env over the file; default /etc/cachalot/cachalot.toml if it exists)')
+    .option('--name <name>', 'the mount [mounts.NAME] of the config file (what cachalot@NAME.service runs)')
     .option('--endpoint <url>', 'S3 endpoint URL (default: AWS; env AWS_ENDPOINT_URL)')
     .option('--region <region>', 'S3 region (env AWS_REGION; default us-east-1)')
     .option('--cache-dir <dir>', 'cache and log directory (default /var/cache/cachalot)')
@@ -74,13 +78,14 @@ export function mountCommand(): Command {
     .option('--token-file <file>', 'file holding the cluster secret; required with --meta')
     .option('--no-peer-lz4', 'send and take blocks between peers raw, never lz4-compressed (default: lz4 for the blocks it shrinks by a tenth)');
   return withTlsOptions(command)
-    .action(async (source: string, mountpoint: string, flags: MountFlags, command: Command) => {
-      let config: MountConfig;
-      try {
-        config = loadMountConfig({
+    .action(async (source: string | undefined, mountpoint: string | undefined, flags: MountFlags, command: Command) => {
+      if (source !== undefined && mountpoint === undefined) return die(new CachalotError('InvalidConfig', 'missing MOUNTPOINT after SOURCE'));
+      const load = () =>
+        loadMountConfig({
           uri: source,
-          mountpoint: resolve(mountpoint),
+          mountpoint: mountpoint === undefined ? undefined : resolve(mountpoint),
           configFile: flags.config,
+          name: flags.name,
           env: process.env,
           flags: {
             endpoint: flags.endpoint,
@@ -114,6 +119,9 @@ export function mountCommand(): Command {
             peer_lz4: flags.peerLz4 === false ? false : undefined,
           },
         });
+      let config: MountConfig;
+      try {
+        config = load();
       } catch (err) {
         return die(err);
       }
@@ -125,13 +133,19 @@ export function mountCommand(): Command {
           process.exit(0);
         }, die);
       }
-      await runForeground(config, createLogger(config.logLevel, config.logFile));
+      await runForeground(config, createLogger(config.logLevel, config.logFile), load);
     });
 }
 
-/** Mounts, then serves until SIGINT/SIGTERM or an outside unmount. */
-export async function runForeground(config: MountConfig, log: Logger): Promise<void> {
+/**
+ * Mounts, then serves until SIGINT/SIGTERM or an outside unmount. Under
+ * systemd (Type=notify) it says READY=1 once the mount answers, pings the
+ * watchdog, and says STOPPING=1 when it begins to stop; SIGHUP reloads.
+ */
+export async function runForeground(config: MountConfig, log: Logger, reload: () => MountConfig): Promise<void> {
   const background = reportsReadiness();
+  const notifier = systemdNotifier(log);
+  notifier.startWatchdog();
   let session;
   try {
     session = await startMount(config, log);
@@ -142,16 +156,22 @@ export async function runForeground(config: MountConfig, log: Logger): Promise<v
     process.exit(1);
   }
   reportReadiness({ ready: true });
+  notifier.ready(`serving s3://${config.bucket}/${config.prefix} at ${config.mountpoint}`);
   // A library's stray rejection (lmdb failing a commit on a full disk) must
   // not end a daemon whose mount other processes depend on: log it, serve on.
   process.on('unhandledRejection', (err) => log.error({ err: oneLine(err) }, 'unhandled rejection'));
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    session.stop().catch((err) => log.error({ err: oneLine(err) }, 'unmount failed'));
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const running = session;
+  handleServiceSignals({
+    log,
+    notifier,
+    stop: () => running.stop().catch((err) => log.error({ err: oneLine(err) }, 'unmount failed')),
+    reload: async () => {
+      const waiting = await running.reconfigure(reload());
+      if (waiting.length > 0) log.warn({ settings: waiting }, 'changed in the config; they take effect at the next restart');
+    },
+  });
   await session.ended;
+  notifier.close();
   log.flush?.();
   process.exit(0);
 }

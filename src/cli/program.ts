@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { configCommand } from './config-command';
 import { demoCommand } from './demo-command';
 import { metaCommand } from './meta-command';
 import { mountCommand } from './mount-command';
@@ -16,10 +17,11 @@ export function buildProgram(): Command {
     .addCommand(statsCommand())
     .addCommand(metaCommand())
     .addCommand(statusCommand())
+    .addCommand(configCommand())
     .addCommand(demoCommand());
   for (const command of cacheCommands()) program.addCommand(command);
   // addCommand does not pass these settings on: every command gets them.
-  for (const command of [program, ...program.commands]) usageErrorsAsOneLine(command);
+  for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) usageErrorsAsOneLine(command);
   return program;
 }
 

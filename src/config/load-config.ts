@@ -1,30 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parse as parseToml } from 'smol-toml';
-import { ZodError } from 'zod';
+import { join } from 'node:path';
 import { CachalotError } from '../errors';
 import { parseS3Uri } from '../object/s3-uri';
+import { configFilePath, loadConfigFile, validate, type ConfigFile, type RawSettings } from './config-file';
+import { checkDiskCacheFits } from './disk-fit';
 import { planMemory } from './memory-plan';
 import { ClusterNodeConfig, MOUNT_DEFAULTS, MountConfig, MountSettings, mountSettingsSchema } from './mount-config';
-
-type RawSettings = Record<string, unknown>;
-
-/** Reads a TOML config file into raw settings; a missing or malformed file is a one-line error. */
-export function readConfigFile(path: string): RawSettings {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CachalotError('InvalidConfig', `config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
-  }
-  try {
-    return parseToml(text) as RawSettings;
-  } catch (err) {
-    const first = String((err as Error).message).split('\n')[0];
-    throw new CachalotError('InvalidConfig', `config file ${path}: invalid TOML: ${first}`, { cause: err });
-  }
-}
 
 /** The AWS conventions this tool follows: endpoint and region from the environment. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
@@ -35,49 +17,63 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
   return out;
 }
 
-/** Validates merged settings; the first problem becomes one line naming its key. */
+/** Validates one source of mount settings; the first problem becomes one line naming its key. */
 export function validateSettings(raw: RawSettings, origin: string): MountSettings {
-  try {
-    return mountSettingsSchema.parse(raw);
-  } catch (err) {
-    if (err instanceof CachalotError) throw err;
-    if (err instanceof ZodError) {
-      const issue = err.issues[0];
-      const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '');
-      const detail = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-      throw new CachalotError('InvalidConfig', `${origin}: "${key}": ${detail}`, { cause: err });
-    }
-    throw err;
-  }
+  return validate(mountSettingsSchema, raw, origin);
 }
 
 export interface MountSources {
-  uri: string;
-  mountpoint: string;
-  configFile?: string;
+  /** s3://BUCKET[/PREFIX] and the mountpoint; from [mounts.NAME] when not given. */
+  uri?: string;
+  mountpoint?: string;
+  /** --config; else CACHALOT_CONFIG, else /etc/cachalot/cachalot.toml if it exists; null: no file (the demo). */
+  configFile?: string | null;
+  /** --name: the [mounts.NAME] table of the config file (a systemd instance). */
+  name?: string;
   flags: RawSettings;
   env: NodeJS.ProcessEnv;
 }
 
-/** Flags win over env, env over the config file; each source is validated so errors name where they came from. */
+/**
+ * Flags win over env, env over the file ([mounts.NAME] over its top-level
+ * keys); each source is validated so errors name where they came from.
+ */
 export function loadMountConfig(sources: MountSources): MountConfig {
-  const { bucket, prefix } = parseS3Uri(sources.uri);
-  const file = sources.configFile ? validateSettings(readConfigFile(sources.configFile), `config file ${sources.configFile}`) : {};
+  const path = sources.configFile === null ? undefined : configFilePath(sources.configFile, sources.env);
+  const file: ConfigFile = path ? loadConfigFile(path) : {};
+  const { mounts, meta: _meta, ...shared } = file;
+  const entry = sources.name === undefined ? undefined : mounts?.[sources.name];
+  if (sources.name !== undefined && !entry) {
+    throw new CachalotError('InvalidConfig', `--name ${sources.name}: no [mounts.${sources.name}] in ${path ?? 'the config file (none found)'}`);
+  }
+  const { source, mountpoint: entryMountpoint, ...own }: Partial<NonNullable<typeof entry>> = entry ?? {};
+  const uri = sources.uri ?? source;
+  const mountpoint = sources.mountpoint ?? entryMountpoint;
+  if (uri === undefined || mountpoint === undefined) {
+    throw new CachalotError('InvalidConfig', 'missing SOURCE and MOUNTPOINT (or --name NAME of a [mounts.NAME] in the config file)');
+  }
+  const { bucket, prefix } = parseS3Uri(uri);
+  // A named mount gets its own cache folder under the shared one: one daemon per cache dir.
+  const namedCacheDir = sources.name !== undefined && own.cache_dir === undefined ? join(shared.cache_dir ?? MOUNT_DEFAULTS.cacheDir, sources.name) : undefined;
   const env = validateSettings(settingsFromEnv(sources.env), 'environment');
   const flags = validateSettings(dropUndefined(sources.flags), 'flag');
-  const s: MountSettings = { ...file, ...env, ...flags };
+  const s: MountSettings = { ...shared, ...own, ...(namedCacheDir && { cache_dir: namedCacheDir }), ...env, ...flags };
   const d = MOUNT_DEFAULTS;
   const ramCache = s.ram_cache ?? d.ramCache;
   const blockSize = s.block_size ?? d.blockSize;
+  const cacheDir = s.cache_dir ?? d.cacheDir;
+  const diskCache = s.disk_cache ?? d.diskCache;
+  // A size someone set must fit the disk; the default is bounded by the disk tier's free-space floor instead.
+  if (s.disk_cache !== undefined) checkDiskCacheFits(diskCache, cacheDir);
   return {
     bucket,
     prefix,
-    mountpoint: sources.mountpoint,
+    mountpoint,
     endpoint: s.endpoint,
     region: s.region ?? d.region,
-    cacheDir: s.cache_dir ?? d.cacheDir,
+    cacheDir,
     ramCache,
-    diskCache: s.disk_cache ?? d.diskCache,
+    diskCache,
     diskMinFree: s.disk_min_free ?? d.diskMinFree,
     blockSize,
     memory: planMemory({ ramCache, blockSize, memoryLimit: s.memory_limit, readaheadMax: s.readahead_max }),
@@ -95,7 +91,8 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     requestTimeoutMs: s.request_timeout ?? d.requestTimeoutMs,
     maxAttempts: s.max_attempts ?? d.maxAttempts,
     s3MaxConnections: s.s3_max_connections ?? d.s3MaxConnections,
-    cluster: clusterNode(s, sources.mountpoint),
+    drainTimeoutMs: s.drain_timeout ?? d.drainTimeoutMs,
+    cluster: clusterNode(s, mountpoint),
   };
 }
 

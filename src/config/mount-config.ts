@@ -35,6 +35,8 @@ export interface MountConfig {
   requestTimeoutMs: number;
   maxAttempts: number;
   s3MaxConnections: number;
+  /** SIGTERM: how long reads in flight may take to finish before the mount goes anyway. */
+  drainTimeoutMs: number;
   /** Set with `meta`: this mount is a node of a cluster (docs/CLUSTER.md). */
   cluster?: ClusterNodeConfig;
 }
@@ -91,6 +93,7 @@ export const mountSettingsSchema = z
     request_timeout: duration('request_timeout').optional(),
     max_attempts: z.number().int().min(1).max(20).optional(),
     s3_max_connections: z.number().int().min(1).max(1024).optional(),
+    drain_timeout: duration('drain_timeout').refine((ms) => ms <= 600_000, 'must be at most 10m').optional(),
     meta: hostPort.optional(),
     node_id: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_", ":" or "-", at most 128').optional(),
     peer_listen: hostPort.optional(),
@@ -119,4 +122,5 @@ export const MOUNT_DEFAULTS = {
   requestTimeoutMs: 30_000,
   maxAttempts: 6,
   s3MaxConnections: 64,
+  drainTimeoutMs: 20_000,
 };

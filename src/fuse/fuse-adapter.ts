@@ -25,6 +25,8 @@ export interface FuseMountOptions {
 export interface FuseMount {
   /** Unmounts; rejects (and stays mounted) while files are busy. */
   unmount(): Promise<void>;
+  /** The kernel's attr/entry cache time from the next reply on (SIGHUP). */
+  setAttrTimeout(seconds: number): void;
   /** Settles when the kernel connection ends: after unmount(), or an unmount from outside. */
   readonly ended: Promise<void>;
 }
@@ -64,7 +66,7 @@ export async function mountFuse(
   let nextListing = 1;
   let markEnded: () => void = () => {};
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
-  const ttl = options.attrTimeoutSec;
+  let ttl = options.attrTimeoutSec;
 
   /** Runs one op: `reply` on success, the errno of the failure otherwise. */
   const serve = <T>(op: string, id: number, work: () => Promise<T>, reply: (value: T) => void) => {
@@ -159,6 +161,7 @@ export async function mountFuse(
   const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch);
   const mount: FuseMount = {
     ended,
+    setAttrTimeout: (seconds) => (ttl = seconds),
     unmount: async () => {
       await unmountPath(mountpoint);
       await ended;

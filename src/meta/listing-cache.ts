@@ -14,6 +14,8 @@ export interface ListingCacheOptions {
   maxEntries: number;
   log: Logger;
   now?: () => number;
+  /** Each folder listed from S3 (a new snapshot), for metrics. */
+  onListed?: () => void;
 }
 
 /** The most entries in one page, as S3's own pages. */
@@ -83,6 +85,11 @@ export class ListingCache {
     }
   }
 
+  /** Entries held over all snapshots (bounded by maxEntries). */
+  get heldEntries(): number {
+    return this.held;
+  }
+
   /** Listings under way end, their askers get an error; nothing is listed any more. */
   close(): void {
     this.closed = true;
@@ -98,6 +105,7 @@ export class ListingCache {
     if (current && (current.underWay || this.now() - current.finishedAt! <= maxAgeMs)) return current;
     if (this.closed) throw new CachalotError('EndpointUnreachable', 'meta is stopping');
     const snapshot = new ListingSnapshot(this.nextId++, folder, this.now());
+    this.options.onListed?.();
     this.latest.set(folder, snapshot);
     this.snapshots.set(snapshot.id, snapshot);
     this.held++;

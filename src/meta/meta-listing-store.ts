@@ -66,6 +66,11 @@ export class MetaListingStore implements ObjectStore {
     return this.inner.getRange(request);
   }
 
+  /** A new metadata TTL (SIGHUP): the oldest listing taken from meta from now on. */
+  setMaxAge(maxAgeMs: number): void {
+    this.options.maxAgeMs = maxAgeMs;
+  }
+
   async list(request: ListRequest): Promise<ListPage> {
     if (request.delimiter === undefined || request.continuationToken !== undefined || request.maxKeys !== undefined) return this.inner.list(request);
     if (this.now() < this.skipUntil) return this.fromS3(request, 's3');

@@ -1,4 +1,5 @@
-import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Server as HttpServer } from 'node:http';
+import { Server, status, type StatusObject, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { requireBearerToken } from '../cluster/grpc-auth';
 import { toGrpcStatus } from '../cluster/grpc-errors';
 import { bindServer } from '../cluster/grpc-service';
@@ -6,6 +7,8 @@ import { describeTls, type ClusterTls } from '../cluster/grpc-tls';
 import { isCachalotError, oneLine } from '../errors';
 import { isBucketName } from '../object/s3-uri';
 import type { Logger } from '../obs/logger';
+import { serveMetrics } from '../obs/metrics-server';
+import { MetaMetrics } from './meta-metrics';
 import { openEpochStore } from './epoch-store';
 import { ListingCache, type ListingCacheOptions } from './listing-cache';
 import { metaService } from './meta-proto';
@@ -21,7 +24,9 @@ export interface MetaServerOptions {
   tls?: ClusterTls;
   leaseMs: number;
   /** The shared listing cache: where it lists, its TTL and its bound. */
-  listing: Omit<ListingCacheOptions, 'log' | 'now'>;
+  listing: Omit<ListingCacheOptions, 'log' | 'now' | 'onListed'>;
+  /** HOST:PORT to serve Prometheus metrics at /metrics on; none without. */
+  metrics?: string;
   log: Logger;
 }
 
@@ -51,12 +56,17 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   const server = new Server({
     interceptors: [requireBearerToken(options.token, (peer, reason) => log.warn({ peer, reason }, 'refused a call'))],
   });
-  const listings = new ListingCache({ ...options.listing, log });
-  server.addService(metaService().service, handlers(membership, listings, log));
+  const metrics = new MetaMetrics();
+  const listings = new ListingCache({ ...options.listing, log, onListed: () => metrics.s3Listings.inc() });
+  metrics.track(() => membership.view(), () => listings.heldEntries);
+  server.addService(metaService().service, handlers(membership, listings, log, metrics));
   let address: string;
+  let metricsServer: HttpServer | undefined;
   try {
     address = await bindServer(server, options.listen, 'meta', options.tls);
+    metricsServer = options.metrics ? await serveMetrics(metrics.registry, options.metrics) : undefined;
   } catch (err) {
+    server.forceShutdown();
     await store.close();
     throw err;
   }
@@ -71,6 +81,7 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
     stop: async () => {
       clearInterval(sweeper);
       clearInterval(listingSweeper);
+      metricsServer?.close();
       listings.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), GRACEFUL_STOP_MS);
@@ -84,13 +95,14 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   };
 }
 
-function handlers(membership: Membership, listings: ListingCache, log: Logger): UntypedServiceImplementation {
+function handlers(membership: Membership, listings: ListingCache, log: Logger, metrics: MetaMetrics): UntypedServiceImplementation {
+  const unary = answering(log, (method, code) => metrics.requests.inc({ method, outcome: code === undefined ? 'ok' : status[code] }));
   return {
-    Register: unary<RegisterRequest>(log, (r) => membership.register(withNodeId(r))),
-    Heartbeat: unary<HeartbeatRequest>(log, (r) => membership.heartbeat(withNodeId(r))),
-    Leave: unary<{ nodeId: string }>(log, (r) => ({ epoch: membership.leave(withNodeId(r).nodeId) })),
-    Members: unary<object>(log, () => membership.view()),
-    List: unary<ListingRequest>(log, (r) => listings.page(folderListing(r))),
+    Register: unary<RegisterRequest>('Register', (r) => membership.register(withNodeId(r))),
+    Heartbeat: unary<HeartbeatRequest>('Heartbeat', (r) => membership.heartbeat(withNodeId(r))),
+    Leave: unary<{ nodeId: string }>('Leave', (r) => ({ epoch: membership.leave(withNodeId(r).nodeId) })),
+    Members: unary<object>('Members', () => membership.view()),
+    List: unary<ListingRequest>('List', (r) => listings.page(folderListing(r))),
   };
 }
 
@@ -112,18 +124,26 @@ function folderListing(request: ListingRequest): ListingRequest {
  * typed error the caller gets with its code (an S3 error, already logged
  * where it happened), in the log (INTERNAL: an epoch that could not be saved).
  */
-function unary<Req>(log: Logger, answer: (request: Req) => object | Promise<object>) {
-  return (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>) => {
-    new Promise<object>((resolve) => resolve(answer(call.request))).then(
-      (reply) => callback(null, reply),
-      (err: unknown) => {
-        if (err instanceof InvalidRequest) return callback({ code: status.INVALID_ARGUMENT, details: err.message });
-        if (isCachalotError(err)) return callback(toGrpcStatus(err));
-        log.error({ err: oneLine(err) }, 'request failed');
-        callback({ code: status.INTERNAL, details: oneLine(err) });
-      },
-    );
-  };
+function answering(log: Logger, onAnswered: (method: string, code?: status) => void) {
+  return <Req>(method: string, answer: (request: Req) => object | Promise<object>) =>
+    (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>) => {
+      const fail = (error: Partial<StatusObject>) => {
+        onAnswered(method, error.code ?? status.INTERNAL);
+        callback(error);
+      };
+      new Promise<object>((resolve) => resolve(answer(call.request))).then(
+        (reply) => {
+          onAnswered(method);
+          callback(null, reply);
+        },
+        (err: unknown) => {
+          if (err instanceof InvalidRequest) return fail({ code: status.INVALID_ARGUMENT, details: err.message });
+          if (isCachalotError(err)) return fail(toGrpcStatus(err));
+          log.error({ err: oneLine(err) }, 'request failed');
+          fail({ code: status.INTERNAL, details: oneLine(err) });
+        },
+      );
+    };
 }
 
 function guarded(log: Logger, work: () => void): void {

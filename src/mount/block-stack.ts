@@ -26,6 +26,8 @@ export interface BlockStack {
   pool: BufferPool;
   /** Warm-up, pins and evict, asked by the control socket and by peers (docs/WARMUP.md). */
   ops: BlockOps;
+  /** A new disk tier size (SIGHUP); false when the mount has no disk tier to resize. */
+  resizeDisk(bytes: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,10 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
     cache,
     pool,
     ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize }),
+    resizeDisk: async (bytes) => {
+      await disk?.resize(bytes);
+      return disk !== undefined;
+    },
     close: async () => {
       peerClient?.close();
       await disk?.close();

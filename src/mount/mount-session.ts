@@ -16,6 +16,7 @@ import { parseBlockOpsRequest } from '../block/block-ops';
 import { openBlockStack } from './block-stack';
 import { clusterSecurity, joinCluster, metaClientFor, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
+import { liveSettings, restartNeeded } from './live-settings';
 import { mountStats } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
@@ -25,6 +26,12 @@ export interface MountSession {
   /** Settles when the mount is gone, by stop() or by an outside unmount. */
   readonly ended: Promise<void>;
   readonly metrics: Metrics;
+  /**
+   * Applies a reloaded config (SIGHUP): log level, TTLs, the disk tier's size
+   * and the drain bound change live; returns the other settings that differ
+   * and wait for a restart.
+   */
+  reconfigure(next: MountConfig): Promise<string[]>;
 }
 
 /** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
@@ -81,7 +88,6 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     log,
     onOpenFilesChange: (n) => metrics.openFiles.set(n),
   });
-  const attrTimeoutSec = Number.isFinite(config.metadataTtlMs) ? config.metadataTtlMs / 1000 : 86400 * 365;
   let fuse: FuseMount | undefined;
   let metricsServer: Server | undefined;
   let controlServer: Server | undefined;
@@ -103,7 +109,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     fuse = await mountFuse(
       config.mountpoint,
       vfs,
-      { fsName: `cachalot:${config.bucket}/${config.prefix}`, attrTimeoutSec, allowOther: config.allowOther },
+      { fsName: `cachalot:${config.bucket}/${config.prefix}`, attrTimeoutSec: attrTimeoutSec(config.metadataTtlMs), allowOther: config.allowOther },
       (path) => unmountPath(path),
       metrics,
       (message) => log.warn({ mountpoint: config.mountpoint }, message),
@@ -132,12 +138,17 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      // No new opens from here on. A plain unmount works only when no file is
+      // open; else the mount is detached lazily and its open files are still
+      // served while the reads in flight finish (bounded by drain_timeout).
+      const drained = vfs.drain(config.drainTimeoutMs);
       if (await isMounted(config.mountpoint)) {
         await fuse!.unmount().catch(async (err) => {
           log.warn({ err: oneLine(err) }, 'unmount busy; detaching lazily');
           await unmountPath(config.mountpoint, true);
         });
       }
+      if (!(await drained)) log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'reads still in flight after drain_timeout; stopping anyway');
       await member?.leave();
       await peerServer?.stop();
       await vfs.close();
@@ -148,5 +159,22 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       markEnded();
     })());
 
-  return { stop, ended, metrics };
+  const reconfigure = async (next: MountConfig): Promise<string[]> => {
+    const waiting = restartNeeded(config, next);
+    log.level = next.logLevel;
+    namespace.setTtls(next.metadataTtlMs, next.negativeTtlMs);
+    if (listingStore instanceof MetaListingStore) listingStore.setMaxAge(next.metadataTtlMs);
+    fuse!.setAttrTimeout(attrTimeoutSec(next.metadataTtlMs));
+    if (next.diskCache !== config.diskCache && !(await blocks.resizeDisk(next.diskCache))) waiting.push('diskCache');
+    Object.assign(config, liveSettings(next), { diskCache: waiting.includes('diskCache') ? config.diskCache : next.diskCache });
+    log.info({ ...liveSettings(config), restartNeeded: waiting }, 'reloaded the config');
+    return waiting;
+  };
+
+  return { stop, ended, metrics, reconfigure };
+}
+
+/** The kernel's attr/entry cache follows the metadata TTL; "never" is a year. */
+function attrTimeoutSec(metadataTtlMs: number): number {
+  return Number.isFinite(metadataTtlMs) ? metadataTtlMs / 1000 : 86400 * 365;
 }

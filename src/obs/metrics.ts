@@ -1,6 +1,7 @@
-import { createServer, Server } from 'node:http';
+import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TierStats } from '../block/types';
+import { serveMetrics } from './metrics-server';
 
 /** Every series the node exports, prefixed cachalot_. One instance per process. */
 export class Metrics {
@@ -46,7 +47,8 @@ export class Metrics {
   readonly skippedKeys = new Counter({ name: 'cachalot_skipped_keys_total', help: 'Object keys not shown because they are not valid file names', registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_process_' });
+    // prom-client's own names carry process_ and nodejs_: cachalot_process_cpu_seconds_total, cachalot_nodejs_eventloop_lag_seconds.
+    collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_' });
   }
 
   /** Exports the cache tiers' own counts, read when /metrics is scraped. */
@@ -92,19 +94,7 @@ export class Metrics {
   }
 
   /** Serves /metrics in Prometheus text format on HOST:PORT. */
-  async serve(hostPort: string): Promise<Server> {
-    const split = hostPort.lastIndexOf(':');
-    const server = createServer(async (req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(Number(hostPort.slice(split + 1)), hostPort.slice(0, split), resolve);
-    });
-    return server;
+  serve(hostPort: string): Promise<Server> {
+    return serveMetrics(this.registry, hostPort);
   }
 }

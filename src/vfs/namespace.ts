@@ -70,6 +70,12 @@ export class Namespace {
     this.now = options.now ?? Date.now;
   }
 
+  /** New TTLs (SIGHUP); entries cached already keep the expiry they were given. */
+  setTtls(ttlMs: number, negativeTtlMs: number): void {
+    this.options.ttlMs = ttlMs;
+    this.options.negativeTtlMs = negativeTtlMs;
+  }
+
   async lookup(path: string): Promise<Node | undefined> {
     if (path === '/') return DIR;
     const { parent, name } = splitPath(path);

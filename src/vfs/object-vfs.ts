@@ -31,6 +31,10 @@ export class ObjectVfs implements Vfs {
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
   private readonly mountedAt = new Date();
+  private draining = false;
+  private readsInFlight = 0;
+  /** Called when the last read in flight ends while draining. */
+  private onIdle: () => void = () => {};
 
   constructor(
     private readonly namespace: Namespace,
@@ -53,6 +57,7 @@ export class ObjectVfs implements Vfs {
     const node = await this.namespace.lookup(path);
     if (!node) throw new VfsError('ENOENT', `${path}: not found`);
     if (node.kind === 'dir') throw new VfsError('EISDIR', `${path}: is a directory`);
+    if (this.draining) throw new VfsError('ENOTCONN', `${path}: the filesystem is shutting down`);
     // Writing back to S3 is not part of the read path yet; say so rather than lose data.
     if (flags & WRITE_FLAGS) throw new VfsError('EROFS', `${path}: read-only file system`);
     const handle = this.nextHandle++;
@@ -65,6 +70,7 @@ export class ObjectVfs implements Vfs {
   async read(handle: number, target: Buffer, length: number, position: number): Promise<number> {
     const open = this.handles.get(handle);
     if (!open) throw new VfsError('EBADF', `handle ${handle} is not open`);
+    this.readsInFlight++;
     try {
       return await open.reader.read(target, length, position);
     } catch (err) {
@@ -76,7 +82,23 @@ export class ObjectVfs implements Vfs {
         this.options.log.error({ path: open.path, position, err: String(err) }, 'read failed');
       }
       throw err;
+    } finally {
+      if (--this.readsInFlight === 0) this.onIdle();
     }
+  }
+
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    if (this.readsInFlight === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      // A read's reply is sent when its promise settles, after this count
+      // dropped: resolve a turn later, so the last replies are out first.
+      this.onIdle = () => {
+        clearTimeout(timer);
+        setImmediate(() => resolve(true));
+      };
+    });
   }
 
   async release(handle: number): Promise<void> {

@@ -2,7 +2,7 @@
  * The VFS contract: POSIX semantics over paths, independent of FUSE. The FUSE
  * adapter calls these and maps VfsError.errno to the kernel's numbers.
  */
-export type Errno = 'ENOENT' | 'EIO' | 'EROFS' | 'EISDIR' | 'ENOTDIR' | 'EBADF' | 'EACCES' | 'EINVAL';
+export type Errno = 'ENOENT' | 'EIO' | 'EROFS' | 'EISDIR' | 'ENOTDIR' | 'EBADF' | 'EACCES' | 'EINVAL' | 'ENOTCONN';
 
 export class VfsError extends Error {
   constructor(
@@ -46,6 +46,11 @@ export interface Vfs {
   read(handle: number, target: Buffer, length: number, position: number): Promise<number>;
   release(handle: number): Promise<void>;
   statfs(): StatFs;
+  /**
+   * Shutting down: refuses new opens from now on (ENOTCONN, as a mount whose daemon is gone) and resolves
+   * once the reads in flight have finished, or timeoutMs passed (false).
+   */
+  drain(timeoutMs: number): Promise<boolean>;
   /** Closes every handle; for unmount. */
   close(): Promise<void>;
 }

@@ -62,6 +62,8 @@ export interface FaultyProxy {
   port: number;
   setPolicy(policy: FaultPolicy | undefined): void;
   setExtraKeys(bucket: string, keys: ExtraKey[]): void;
+  /** Holds each matching request this long before it goes on (a slow S3); none when undefined. */
+  setDelay(delay: { ms: number; match: (request: RequestInfo) => boolean } | undefined): void;
   readonly stats: ProxyStats;
   resetStats(): void;
   stop(): Promise<void>;
@@ -130,6 +132,7 @@ export async function startFaultyProxy(upstream: string, options: { seed?: numbe
   const target = new URL(upstream);
   const rng = makeRng(options.seed ?? 12345);
   let policy: FaultPolicy | undefined;
+  let delay: { ms: number; match: (request: RequestInfo) => boolean } | undefined;
   const extraKeys = new Map<string, ExtraKey[]>();
   const failuresInARow = new Map<string, number>();
   let kindTurn = 0;
@@ -247,7 +250,11 @@ export async function startFaultyProxy(upstream: string, options: { seed?: numbe
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+    req.on('end', () => {
+      const held = delay && delay.match(describeRequest(req)) ? delay.ms : 0;
+      if (held === 0) return handle(req, res, Buffer.concat(chunks));
+      setTimeout(() => handle(req, res, Buffer.concat(chunks)), held);
+    });
     req.on('error', () => res.destroy());
   });
   server.on('connection', (socket) => {
@@ -268,6 +275,7 @@ export async function startFaultyProxy(upstream: string, options: { seed?: numbe
       failuresInARow.clear();
     },
     setExtraKeys: (bucket, keys) => extraKeys.set(bucket, keys),
+    setDelay: (d) => (delay = d),
     get stats() {
       return stats;
     },
