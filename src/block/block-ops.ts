@@ -76,6 +76,8 @@ export interface BlockOpsOptions {
   /** The disk tier; none: pins are refused. */
   pins?: PinnedBlocks;
   blockSize: number;
+  /** Counts each block done, for metrics (warm-up progress on every node). */
+  onResult?: (op: BlockOp, outcome: BlockOutcome, bytes: number) => void;
 }
 
 export class BlockOps {
@@ -84,7 +86,14 @@ export class BlockOps {
   /** Every block of the batch at once; a block that fails is reported, the others go on. */
   async run(request: BlockOpsRequest): Promise<BlockOpsReply> {
     const { pins, blockSize } = this.options;
-    const results = await Promise.all(request.blocks.map((block) => this.one(request, block)));
+    const results = await Promise.all(
+      request.blocks.map(async (block) => {
+        const result = await this.one(request, block);
+        const { start, end } = blockRange(block);
+        this.options.onResult?.(request.op, result.outcome, end - start);
+        return result;
+      }),
+    );
     return { results, blockSize, pinnedBytes: pins?.pinnedBytes ?? 0, pinCapacityBytes: pins?.pinCapacityBytes ?? 0 };
   }
 

@@ -1,5 +1,5 @@
 import { BufferPool } from '../block/block-buffer';
-import { BlockOps } from '../block/block-ops';
+import { BlockOps, type BlockOpsOptions } from '../block/block-ops';
 import { CachingSource } from '../block/caching-source';
 import { DiskTier } from '../block/disk-tier';
 import { OriginSource } from '../block/origin-source';
@@ -52,7 +52,7 @@ const PEER_SUSPECT_MS = 30_000;
  * cache_dir, and the origin: S3, or with a cluster the node that owns the
  * block (docs/CLUSTER.md).
  */
-export async function openBlockStack(config: MountConfig, store: ObjectStore, log: Logger, peers?: PeerSharing): Promise<BlockStack> {
+export async function openBlockStack(config: MountConfig, store: ObjectStore, log: Logger, peers?: PeerSharing, onBlockOp?: BlockOpsOptions['onResult']): Promise<BlockStack> {
   const { memory } = config;
   // The pool keeps the buffers it allocates for reuse (no page faults per
   // block), up to the whole budget: readahead, disk writes and the RAM tier
@@ -83,7 +83,7 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
     source,
     cache,
     pool,
-    ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize }),
+    ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize, onResult: onBlockOp }),
     resizeDisk: async (bytes) => {
       await disk?.resize(bytes);
       return disk !== undefined;

@@ -77,7 +77,10 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     lz4: config.cluster.lz4,
     onReceived: (encoding: string, wireBytes: number) => metrics.peerReceivedBytes.inc({ encoding }, wireBytes),
   };
-  const blocks = await openBlockStack(config, store, log, peers);
+  const blocks = await openBlockStack(config, store, log, peers, (op, outcome, bytes) => {
+    metrics.blockOps.inc({ op, outcome });
+    metrics.blockOpsBytes.inc({ op, outcome }, bytes);
+  });
   const held = new HeldBlocks(blocks.source, config.memory.readaheadBytes, (used) => metrics.readaheadBytes.set(used));
   metrics.trackCache(() => blocks.cache.stats());
   metrics.trackBlockMemory(blocks.pool);

@@ -38,6 +38,18 @@ export class Metrics {
     labelNames: ['encoding'],
     registers: [this.registry],
   });
+  readonly blockOps = new Counter({
+    name: 'cachalot_block_ops_total',
+    help: 'Blocks of warm-up and cache operations done on this node (docs/WARMUP.md), by op (warm, check, unpin, evict) and outcome (loaded, cached, absent, done, failed)',
+    labelNames: ['op', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly blockOpsBytes = new Counter({
+    name: 'cachalot_block_ops_bytes_total',
+    help: 'Bytes of those blocks, by op and outcome: warm-up progress is op="warm", outcome="loaded" (fetched now) and "cached" (there already)',
+    labelNames: ['op', 'outcome'],
+    registers: [this.registry],
+  });
   readonly listings = new Counter({
     name: 'cachalot_listings_total',
     help: "Folder listings of a cluster node, by where they came from: meta (the shared listing cache), s3 (meta passed over after it failed), meta-failed (meta failed; S3 served it)",

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BufferPool, type BlockBuffer } from '../../src/block/block-buffer';
+import { BlockOps } from '../../src/block/block-ops';
 import { CachingSource } from '../../src/block/caching-source';
 import { OriginSource } from '../../src/block/origin-source';
 import { Slots } from '../../src/block/slots';
@@ -175,6 +176,12 @@ test('warm: loads a block into the tiers once and reports cached blocks without 
   assert.equal(loads, 3, 'one fetch per block');
   assert.equal(await source.warm(request(1)), 'cached');
   assert.equal(loads, 3);
+  // The node's side of `cachalot warmup` counts each block (metrics: warm-up progress).
+  const counted: Array<[string, string, number]> = [];
+  const ops = new BlockOps({ source, cache: tier, blockSize: BLOCK, onResult: (op, outcome, n) => counted.push([op, outcome, n]) });
+  const reply = await ops.run({ op: 'warm', pin: false, blocks: [request(2), request(1)] });
+  assert.deepEqual(reply.results.map((r) => r.outcome), ['cached', 'cached']);
+  assert.deepEqual(counted, [['warm', 'cached', BLOCK], ['warm', 'cached', BLOCK]]);
 });
 
 test('a read of a block that a warm-up waits to fetch is not held behind other background work', async () => {
