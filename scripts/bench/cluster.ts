@@ -16,8 +16,12 @@ import { freshDirs, spawnFuseDaemon, type MountDirs, type MountedTool, type Tool
 const MAIN = resolve(__dirname, '../../daemon/cli-main.js');
 /** The owner holds the whole dataset on its NVMe tier; its weight makes it the owner of nearly every block. */
 export const OWNER_ARGS = ['--disk-cache', '4GiB'];
-/** The asker keeps little: its share of the blocks (by capacity) is a few percent, read from S3 by itself. */
-export const ASKER_ARGS = ['--disk-cache', '64MiB', '--ram-cache', '256MiB'];
+/**
+ * The asker serves no peers (no --peer-listen), so it owns no block and asks
+ * the owner for every one; its settings are the defaults, as the owner's
+ * warm read had them.
+ */
+export const ASKER_ARGS: string[] = [];
 export const CLUSTER_SIZES = [1, 2, 3];
 
 export interface ClusterSamples {
@@ -74,7 +78,7 @@ export class ClusterBench {
       progress(`  cluster owner warm: ${describe(warm)}`);
       // The peer read: the owner again with an empty RAM tier, and a fresh node that asks it for every block.
       owner = await this.remount(nodes, owner, 'owner', meta, OWNER_ARGS);
-      const asker = await this.node('asker', meta, ASKER_ARGS);
+      const asker = await this.node('asker', meta, ASKER_ARGS, undefined, false);
       nodes.push(asker);
       await Promise.all([this.waitForView(owner.mountpoint, 2), this.waitForView(asker.mountpoint, 2)]);
       this.session.makeCold('big');
@@ -141,9 +145,10 @@ export class ClusterBench {
     return again;
   }
 
-  node(id: string, meta: string, args: string[], dirs?: MountDirs): Promise<MountedTool> {
+  /** A node; one that does not serve peers is a member that owns no block. */
+  node(id: string, meta: string, args: string[], dirs?: MountDirs, servesPeers = true): Promise<MountedTool> {
     const d = dirs ?? freshDirs(this.ctx, `cluster-${id}`);
-    const cluster = ['--meta', meta, '--node-id', id, '--peer-listen', '127.0.0.1:0', '--token-file', this.tokenFile];
+    const cluster = ['--meta', meta, '--node-id', id, ...(servesPeers ? ['--peer-listen', '127.0.0.1:0'] : []), '--token-file', this.tokenFile];
     const argv = [MAIN, 'mount', `s3://${BUCKET}`, d.mountpoint, '--cache-dir', d.cacheDir, '--log-level', 'warn', '--foreground', ...cluster, ...args];
     return spawnFuseDaemon(`cachalot node ${id}`, process.execPath, argv, this.ctx.cachalotEnv, d);
   }
