@@ -46,10 +46,19 @@ export class PeerClient {
     }
   }
 
+  /** Ends the thread; fetches still running fail once it has stopped (it writes no buffer after that). */
   close(): void {
-    this.worker?.postMessage('close');
-    void this.worker?.terminate();
+    const worker = this.worker;
+    if (!worker) return;
     this.worker = undefined;
+    worker.postMessage('close');
+    void worker.terminate().then(() => this.failRunning('stopped: the mount is closing'));
+  }
+
+  /** A thread that is gone writes nothing more: its jobs fail (their reads go to S3) and free their buffers. */
+  private failRunning(why: string): void {
+    for (const job of this.running.values()) job.reject(new CachalotError('PeerFailed', `the peer receiving thread ${why}`));
+    this.running.clear();
   }
 
   private run(job: FetchJob): Promise<Received> {
@@ -74,9 +83,7 @@ export class PeerClient {
     const died = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      // A dead thread writes nothing more: its jobs fail (their reads go to S3) and free their buffers.
-      for (const job of this.running.values()) job.reject(new CachalotError('PeerFailed', `the peer receiving thread ${why}`));
-      this.running.clear();
+      this.failRunning(why);
     };
     worker.on('error', (err) => died(`failed: ${oneLine(err)}`));
     worker.on('exit', (code) => died(`exited (${code})`));

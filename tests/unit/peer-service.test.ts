@@ -108,6 +108,16 @@ test('without the cluster secret the peer refuses the call', async () => {
   peers.close();
 });
 
+test('closing the client fails the fetches it has running, at once', async () => {
+  const peers = client(60_000);
+  const fetching = peers.fetch(await serve({ load: () => new Promise(() => {}) }), request);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const started = Date.now();
+  peers.close();
+  await assertPeerFailed(fetching, /closing/);
+  assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+});
+
 test('a peer that stalls fails within the bound; an address where nobody listens fails at once', async () => {
   const stalling: BlockSource = { load: () => new Promise(() => {}) };
   const peers = client(300);
