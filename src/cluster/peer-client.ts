@@ -26,8 +26,8 @@ export interface PeerClientOptions extends PeerFetcherOptions {
  */
 export class PeerClient {
   private worker?: Worker;
-  /** Jobs on the thread, each holding its block buffer until the thread is done with it. */
-  private readonly running = new Map<number, { resolve: (received: Received) => void; reject: (err: Error) => void }>();
+  /** Jobs on a thread, each holding its block buffer until that thread is done with it. */
+  private readonly running = new Map<number, { worker: Worker; resolve: (received: Received) => void; reject: (err: Error) => void }>();
   private nextId = 0;
 
   constructor(private readonly options: PeerClientOptions) {}
@@ -52,19 +52,23 @@ export class PeerClient {
     if (!worker) return;
     this.worker = undefined;
     worker.postMessage('close');
-    void worker.terminate().then(() => this.failRunning('stopped: the mount is closing'));
+    void worker.terminate().then(() => this.failRunning(worker, 'stopped: the mount is closing'));
   }
 
   /** A thread that is gone writes nothing more: its jobs fail (their reads go to S3) and free their buffers. */
-  private failRunning(why: string): void {
-    for (const job of this.running.values()) job.reject(new CachalotError('PeerFailed', `the peer receiving thread ${why}`));
-    this.running.clear();
+  private failRunning(worker: Worker, why: string): void {
+    for (const [id, job] of this.running) {
+      if (job.worker !== worker) continue;
+      this.running.delete(id);
+      job.reject(new CachalotError('PeerFailed', `the peer receiving thread ${why}`));
+    }
   }
 
   private run(job: FetchJob): Promise<Received> {
     return new Promise((resolve, reject) => {
-      this.running.set(job.id, { resolve, reject });
-      this.thread().postMessage(job);
+      const worker = this.thread();
+      this.running.set(job.id, { worker, resolve, reject });
+      worker.postMessage(job);
     });
   }
 
@@ -83,7 +87,7 @@ export class PeerClient {
     const died = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      this.failRunning(why);
+      this.failRunning(worker, why);
     };
     worker.on('error', (err) => died(`failed: ${oneLine(err)}`));
     worker.on('exit', (code) => died(`exited (${code})`));
