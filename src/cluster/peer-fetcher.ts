@@ -1,12 +1,8 @@
-import { status } from '@grpc/grpc-js';
-import { constants } from 'node:http2';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { ChunkEncoding } from './block-chunk-codec';
 import { BlockReceiver } from './block-receiver';
-import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
-import { fromConnectionError, fromGrpcError } from './grpc-errors';
-import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
+import { callPeer } from './grpc-call';
 import type { ClusterTls } from './grpc-tls';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
 import { PeerSessions } from './peer-sessions';
@@ -51,57 +47,28 @@ export class PeerFetcher {
   }
 
   /** Fills `into` (exactly the block's length) with the block; what `into` held is undefined after a failure. */
-  fetch(address: string, request: BlockRequest, into: Buffer): Promise<Received> {
+  async fetch(address: string, request: BlockRequest, into: Buffer): Promise<Received> {
     const { start, end } = blockRange(request);
     if (into.length !== end - start) throw new RangeError(`a buffer of ${into.length} bytes for a block of ${end - start}`);
-    const { timeoutMs } = this.options;
-    const session = this.sessions.get(address);
-    const stream = session.request(callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(this.options.token) }));
-    stream.end(encodeBlockRequest({ ...request, acceptLz4: this.options.acceptLz4 !== false }));
-    return new Promise<Received>((resolve, reject) => {
-      const receiver = new BlockReceiver(into);
-      let callStatus: CallStatus | undefined;
-      let settled = false;
-      const timer = setTimeout(() => fail('did not send the block in time'), timeoutMs);
-      /** What the peer did wrong, or the error of the failed call that says it in one line. */
-      const fail = (reason: string, error?: CachalotError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        stream.close(constants.NGHTTP2_CANCEL);
-        reject(new CachalotError('PeerFailed', error?.message ?? `peer ${address} ${reason}`, { cause: error }));
-      };
-      let responded = false;
-      stream.on('response', (headers) => {
-        responded = true;
-        callStatus ??= statusOf(headers);
+    const { token, timeoutMs, acceptLz4 } = this.options;
+    const service = `peer ${address}`;
+    const receiver = new BlockReceiver(into);
+    try {
+      await callPeer(this.sessions, address, service, {
+        path: GET_BLOCK_PATH,
+        body: encodeBlockRequest({ ...request, acceptLz4: acceptLz4 !== false }),
+        token,
+        timeoutMs,
+        timeoutReason: 'did not send the block in time',
+        onData: (piece) => receiver.decoder.write(piece),
       });
-      stream.on('trailers', (trailers) => (callStatus ??= statusOf(trailers)));
-      stream.on('data', (piece: Buffer) => {
-        if (settled) return;
-        try {
-          receiver.decoder.write(piece);
-        } catch (err) {
-          fail((err as Error).message);
-        }
-      });
-      stream.on('error', (err) => fail('', fromConnectionError(err, `peer ${address}`)));
-      stream.on('close', () => {
-        if (settled) return;
-        if (!callStatus) {
-          const cause = this.sessions.errorOf(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
-          return fail('ended the call without a status', cause && fromConnectionError(cause, `peer ${address}`));
-        }
-        if (callStatus.code !== status.OK) return fail('', fromGrpcError(callStatus, `peer ${address}`));
-        // The call is over: nothing but finish() may now settle it (a lz4 block decompresses into the buffer meanwhile).
-        clearTimeout(timer);
-        void receiver.finish().then((wrong) => {
-          if (wrong !== undefined) return fail(wrong);
-          settled = true;
-          resolve({ crc32c: receiver.crc32c!, encoding: receiver.encoding === ChunkEncoding.Lz4 ? 'lz4' : 'raw', wireBytes: receiver.wireBytes });
-        });
-      });
-    });
+    } catch (err) {
+      throw new CachalotError('PeerFailed', (err as Error).message, { cause: err });
+    }
+    // The call is over: nothing but finish() writes `into` now (a lz4 block decompresses into it).
+    const wrong = await receiver.finish();
+    if (wrong !== undefined) throw new CachalotError('PeerFailed', `${service} ${wrong}`);
+    return { crc32c: receiver.crc32c!, encoding: receiver.encoding === ChunkEncoding.Lz4 ? 'lz4' : 'raw', wireBytes: receiver.wireBytes };
   }
 
   close(): void {

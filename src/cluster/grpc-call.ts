@@ -1,0 +1,74 @@
+import { status } from '@grpc/grpc-js';
+import { constants } from 'node:http2';
+import { CachalotError } from '../errors';
+import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
+import { fromConnectionError, fromGrpcError } from './grpc-errors';
+import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
+import type { PeerSessions } from './peer-sessions';
+
+export interface GrpcCall {
+  /** The method's path, "/package.Service/Method". */
+  path: string;
+  /** The request, one gRPC-framed message. */
+  body: Buffer;
+  token: string;
+  timeoutMs: number;
+  /** What the deadline's error says, after the service's name (default: "did not answer within N s"). */
+  timeoutReason?: string;
+  /** Each piece of the response body as it arrives; an Error thrown ends the call (BadResponse, its message). */
+  onData(piece: Buffer): void;
+}
+
+/**
+ * One gRPC call over a peer's HTTP/2 connection, as the peer service's
+ * clients make it: it resolves once the call ended with status OK, else
+ * rejects with a one-line CachalotError naming `service` ("peer H:P"): the
+ * status the server sent, the connection's failure, a call ended without a
+ * status, a response the caller refused, or the deadline. After it settles
+ * no more data is handed out.
+ */
+export function callPeer(sessions: PeerSessions, address: string, service: string, call: GrpcCall): Promise<void> {
+  const session = sessions.get(address);
+  const stream = session.request(callHeaders(call.path, call.timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(call.token) }));
+  stream.end(call.body);
+  return new Promise((resolve, reject) => {
+    let callStatus: CallStatus | undefined;
+    let responded = false;
+    let settled = false;
+    const fail = (err: CachalotError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stream.close(constants.NGHTTP2_CANCEL);
+      reject(err);
+    };
+    const timeoutReason = call.timeoutReason ?? `did not answer within ${call.timeoutMs / 1000} s`;
+    const timer = setTimeout(() => fail(new CachalotError('Timeout', `${service} ${timeoutReason}`)), call.timeoutMs);
+    stream.on('response', (headers) => {
+      responded = true;
+      callStatus ??= statusOf(headers);
+    });
+    stream.on('trailers', (trailers) => (callStatus ??= statusOf(trailers)));
+    stream.on('data', (piece: Buffer) => {
+      if (settled) return;
+      try {
+        call.onData(piece);
+      } catch (err) {
+        fail(new CachalotError('BadResponse', `${service} ${(err as Error).message}`, { cause: err }));
+      }
+    });
+    stream.on('error', (err) => fail(fromConnectionError(err, service)));
+    stream.on('close', () => {
+      if (settled) return;
+      if (!callStatus) {
+        // Without a response the server hung up before HTTP/2 began; the connection's own failure says more when there was one.
+        const cause = sessions.errorOf(session) ?? (responded ? undefined : Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+        return fail(cause ? fromConnectionError(cause, service) : new CachalotError('BadResponse', `${service} ended the call without a status`));
+      }
+      if (callStatus.code !== status.OK) return fail(fromGrpcError(callStatus, service));
+      settled = true;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
