@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { CachalotError, oneLine } from '../errors';
 
 /**
@@ -15,7 +15,13 @@ export function callHeaders(path: string, timeoutMs: number, extra: OutgoingHttp
   return { ':method': 'POST', ':path': path, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers', 'grpc-timeout': `${Math.max(1, Math.ceil(timeoutMs))}m`, ...extra };
 }
 
-export const OK_HEADERS: OutgoingHttpHeaders = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
+const OK_HEADERS: OutgoingHttpHeaders = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE };
+
+/** Starts a successful response: headers now, status OK in trailers once the stream ends. */
+export function respondOk(stream: ServerHttp2Stream): void {
+  stream.respond(OK_HEADERS, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
+}
 
 /** A trailers-only response: the call fails before any message. */
 export function failureHeaders(code: status, details: string): OutgoingHttpHeaders {

@@ -9,7 +9,7 @@ import type { Logger } from '../obs/logger';
 import { compressIfItPays } from '../block/lz4-block';
 import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
 import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
-import { failureHeaders, listenHttp2, OK_HEADERS } from './grpc-http2';
+import { failureHeaders, listenHttp2, respondOk } from './grpc-http2';
 import { describeTls, type ClusterTls } from './grpc-tls';
 import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
 import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
@@ -118,8 +118,7 @@ async function serveBlockOps(stream: ServerHttp2Stream, options: PeerServerOptio
   try {
     const reply = await options.ops!.run(decodeBlockOpsRequest(await readRequest(stream, MAX_OPS_REQUEST_BYTES)));
     if (stream.closed) return;
-    stream.respond(OK_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
+    respondOk(stream);
     stream.end(encodeBlockOpsReply(reply));
   } catch (err) {
     options.log.warn({ err: oneLine(err) }, 'peer block operations failed');
@@ -148,8 +147,7 @@ async function sendBlock(stream: ServerHttp2Stream, block: BlockBuffer, lz4: Buf
   const crc = (block.crc32c ??= crc32c(block.bytes));
   const wire = lz4 ?? block.bytes;
   const header = { length: block.bytes.length, crc32c: crc, encoding: lz4 ? ChunkEncoding.Lz4 : ChunkEncoding.Raw, wireLength: wire.length };
-  stream.respond(OK_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(status.OK) }));
+  respondOk(stream);
   for (let offset = 0; offset === 0 || offset < wire.length; offset += PEER_CHUNK_BYTES) {
     if (stream.closed) return;
     const data = wire.subarray(offset, offset + PEER_CHUNK_BYTES);

@@ -12,7 +12,7 @@ import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
 import type { BlockRequest, BlockSource } from '../../src/block/types';
 import { ChunkEncoding, chunkPrefix } from '../../src/cluster/block-chunk-codec';
 import { bearerTokenInterceptor, requireBearerToken } from '../../src/cluster/grpc-auth';
-import { listenHttp2 } from '../../src/cluster/grpc-http2';
+import { listenHttp2, respondOk } from '../../src/cluster/grpc-http2';
 import { bindServer, grpcService } from '../../src/cluster/grpc-service';
 import { PeerClient } from '../../src/cluster/peer-client';
 import { startPeerServer, type PeerServer } from '../../src/cluster/peer-server';
@@ -209,8 +209,7 @@ async function rawPeer(body: Buffer): Promise<string> {
   const server = createServer();
   server.on('stream', (stream) => {
     stream.on('error', () => {});
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    respondOk(stream);
     stream.end(body);
   });
   const address = await listenHttp2(server, '127.0.0.1:0', 'test peer');
