@@ -223,7 +223,7 @@ async function main(): Promise<number> {
   const originStore = new S3Store({ bucket: BUCKET, endpoint: server.endpoint, credentials: S3RVER_CREDENTIALS, requestTimeoutMs: 30_000, maxSockets: 64 });
   const fetchers: Record<OriginClient, RangeFetcher> = {
     'aws-sdk': sdkRangeFetcher(originClient, dataset.bigKey),
-    'cachalot GET': (start, end) => originStore.getRange({ key: dataset.bigKey, start, end }),
+    'cachalot GET': async (start, end) => (await originStore.getRange({ key: dataset.bigKey, start, end }))[0],
   };
 
   const ctx = {

@@ -3,26 +3,99 @@ import type { ObjectStore } from '../object/types';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { BlockRequest, BlockSource, blockRange } from './types';
 
+/** The most one GET asks for when it loads several blocks: 16 MiB (two blocks of the default size). */
+export const MAX_RUN_BYTES = 16 * 2 ** 20;
+
+interface Asked {
+  request: BlockRequest;
+  resolve(block: BlockBuffer): void;
+  reject(err: unknown): void;
+}
+
 /**
- * Loads a block from S3 with a ranged GET pinned to the ETag, into a pooled
- * buffer, and gives it the CRC32C that travels with it through every tier.
+ * Loads blocks from S3 with ranged GETs pinned to the ETag, into pooled
+ * buffers, each with the CRC32C that travels with it through every tier.
+ *
+ * Blocks of one object asked for together (a readahead window opening, a
+ * warm-up batch) go out as one GET of consecutive blocks, up to
+ * MAX_RUN_BYTES: the origin pays per request as well as per byte (S3 bills
+ * requests; s3rver spent about 8 ms of CPU per GET, docs/BENCHMARKS.md), and
+ * each block is handed over as soon as its own bytes are in, so the first is
+ * no later than with a GET of its own.
  */
 export class OriginSource implements BlockSource {
+  private asked: Asked[] = [];
+
   constructor(
     private readonly store: ObjectStore,
     private readonly pool: BufferPool,
   ) {}
 
-  async load(request: BlockRequest): Promise<BlockBuffer> {
-    const { start, end } = blockRange(request);
-    const block = this.pool.take(end - start);
-    try {
-      await this.store.getRange({ key: request.key, start, end, ifMatch: request.etag, into: block.bytes });
-    } catch (err) {
-      block.release();
-      throw err;
-    }
-    block.crc32c = crc32c(block.bytes);
-    return block;
+  load(request: BlockRequest): Promise<BlockBuffer> {
+    return new Promise((resolve, reject) => {
+      // Whatever else is asked in this turn of the event loop may join its GET.
+      if (this.asked.length === 0) setImmediate(() => this.send());
+      this.asked.push({ request, resolve, reject });
+    });
   }
+
+  private send(): void {
+    for (const run of runsOf(this.asked.splice(0))) void this.fetch(run);
+  }
+
+  /** One GET for the run's consecutive blocks, each resolved as it fills; the ones not filled fail with its error. */
+  private async fetch(run: Asked[]): Promise<void> {
+    const blocks: BlockBuffer[] = [];
+    let handed = 0;
+    const { key, etag } = run[0].request;
+    try {
+      for (const { request } of run) {
+        const { start, end } = blockRange(request);
+        blocks.push(this.pool.take(end - start));
+      }
+      await this.store.getRange({
+        key,
+        start: blockRange(run[0].request).start,
+        end: blockRange(run[run.length - 1].request).end,
+        ifMatch: etag,
+        into: blocks.map((block) => block.bytes),
+        onFilled: (index) => {
+          const block = blocks[index];
+          block.crc32c = crc32c(block.bytes);
+          handed = index + 1;
+          run[index].resolve(block);
+        },
+      });
+    } catch (err) {
+      for (let i = handed; i < run.length; i++) {
+        blocks[i]?.release();
+        run[i].reject(err);
+      }
+    }
+  }
+}
+
+/**
+ * The requests in runs that one GET can serve: the same version of one
+ * object, consecutive blocks, at most MAX_RUN_BYTES (always at least one block).
+ */
+function runsOf(asked: Asked[]): Asked[][] {
+  const version = ({ request: r }: Asked) => `${r.key}\0${r.etag}\0${r.objectSize}\0${r.blockSize}`;
+  const sorted = [...asked].sort((a, b) => {
+    const byVersion = version(a).localeCompare(version(b));
+    return byVersion !== 0 ? byVersion : a.request.index - b.request.index;
+  });
+  const runs: Asked[][] = [];
+  for (const next of sorted) {
+    const run = runs[runs.length - 1];
+    const last = run?.[run.length - 1];
+    const joins =
+      last !== undefined &&
+      version(last) === version(next) &&
+      next.request.index === last.request.index + 1 &&
+      blockRange(next.request).end - blockRange(run[0].request).start <= MAX_RUN_BYTES;
+    if (joins) run.push(next);
+    else runs.push([next]);
+  }
+  return runs;
 }

@@ -59,7 +59,7 @@ export function mountCommand(): Command {
     .option('--disk-min-free <percent>', 'share of the cache disk always left free (default 5%)')
     .option('--block-size <size>', 'block size for ranged reads, a power of two (default 8MiB)')
     .option('--memory-limit <size>', "readahead's share of --ram-cache, for all open files (default a quarter, at most 1GiB)")
-    .option('--readahead-max <size>', 'largest readahead window of one file (default 64MiB, at most half of --memory-limit)')
+    .option('--readahead-max <size>', 'largest readahead window of one file (default 128MiB, at most half of --memory-limit)')
     .option('--metadata-ttl <duration>', 'how long listings and attributes are trusted, or "never" (default 60s)')
     .option('--negative-ttl <duration>', 'how long a missing name is trusted (default 5s)')
     .option('--uid <uid>', 'owner of every file (default: the mounting user)')

@@ -34,11 +34,15 @@ export interface MemorySettings {
 const MiB = 2 ** 20;
 /** Readahead's default share of ram_cache. */
 const READAHEAD_SHARE = 1 / 4;
-/** Readahead's default share at most: windows of 64 MiB for 16 files at once. */
+/** Readahead's default share at most: windows of 128 MiB for 8 files at once. */
 const READAHEAD_DEFAULT_MAX = 1024 * MiB;
 /** Readahead's default share with no RAM tier (ram_cache 0) to share with. */
 const READAHEAD_WITHOUT_RAM = 64 * MiB;
-const READAHEAD_MAX_DEFAULT = 64 * MiB;
+/**
+ * One file's window: 8 GETs in flight with 8 MiB blocks read two to a GET
+ * (OriginSource), which is what one S3 stream's bandwidth asks for.
+ */
+const READAHEAD_MAX_DEFAULT = 128 * MiB;
 /** Disk writes in flight at most: 128 MiB of 8 MiB blocks kept a fast cold read's writes flowing. */
 const MAX_PENDING_WRITES = 16;
 /** lz4 jobs at once: half of libuv's thread pool, the rest left to the disk tier's I/O. */

@@ -62,7 +62,7 @@ export class MetaListingStore implements ObjectStore {
     return this.inner.head(key);
   }
 
-  getRange(request: RangeRequest): Promise<Buffer> {
+  getRange(request: RangeRequest): Promise<Buffer[]> {
     return this.inner.getRange(request);
   }
 

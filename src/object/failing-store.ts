@@ -48,7 +48,7 @@ export class FailingStore implements ObjectStore {
     return this.inner.list(request);
   }
 
-  async getRange(request: RangeRequest): Promise<Buffer> {
+  async getRange(request: RangeRequest): Promise<Buffer[]> {
     this.maybeFail('get');
     return this.inner.getRange(request);
   }

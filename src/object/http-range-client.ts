@@ -5,7 +5,7 @@ import { CachalotError } from '../errors';
 /**
  * A lean HTTP/1.1 client for the read path's one hot request: a GET whose body
  * is a known number of bytes. The body is read by the socket straight into the
- * caller's buffer (net's `onread`), so a block costs no chunk allocations, no
+ * caller's buffers (net's `onread`), so a block costs no chunk allocations, no
  * copies and no HTTP parser callbacks per 64 KiB. Profiled on a cold read, the
  * aws-sdk's GetObject spent 2.3 s of CPU per 512 MiB where this spends 0.35 s
  * (docs/BENCHMARKS.md). Everything else (HEAD, LIST, signing) stays in the sdk.
@@ -32,8 +32,12 @@ export interface HttpClientOptions {
 export interface HttpGet {
   path: string;
   headers: Record<string, string>;
-  /** Receives the body of a 2xx reply, which must be exactly this long. */
-  into: Buffer;
+  /** Non-empty buffers that receive the body of a 2xx reply back to back; it must be exactly as long as they are together. */
+  into: Buffer[];
+  /** Called with each buffer's index as soon as it is full, before the reply settles. */
+  onFilled?: (index: number) => void;
+  /** Looks at a 2xx reply's headers before any byte of its body is written; what it throws fails the request. */
+  check?: (headers: Map<string, string>) => void;
   signal?: AbortSignal;
 }
 
@@ -132,6 +136,9 @@ interface Exchange {
   /** Body bytes expected (content-length), -1 when the server did not say. */
   bodyLength: number;
   filled: number;
+  /** The buffer of request.into the body goes on in, and its bytes written so far. */
+  part: number;
+  partFilled: number;
   errorChunks: Buffer[];
   gotBytes: boolean;
   keepAlive: boolean;
@@ -182,6 +189,8 @@ class Connection {
         phase: 'head',
         bodyLength: -1,
         filled: 0,
+        part: 0,
+        partFilled: 0,
         errorChunks: [],
         gotBytes: false,
         keepAlive: true,
@@ -203,7 +212,7 @@ class Connection {
   /** Where the socket's next read lands: the body in place, anything else in scratch. */
   private nextBuffer(): Buffer {
     const x = this.current;
-    if (x?.phase === 'body') return x.request.into.subarray(x.filled, x.bodyLength);
+    if (x?.phase === 'body') return x.request.into[x.part].subarray(x.partFilled);
     if (this.scratchUsed >= this.scratch.length) this.scratchUsed = 0;
     return this.scratch.subarray(this.scratchUsed);
   }
@@ -216,7 +225,7 @@ class Connection {
     }
     x.gotBytes = true;
     if (x.phase === 'body') {
-      x.filled += n;
+      this.advance(x, n);
     } else if (x.phase === 'head') {
       this.scratchUsed += n;
       this.parseHead(x);
@@ -250,19 +259,40 @@ class Connection {
     x.keepAlive = status[1] === '1' && headers.get('connection')?.toLowerCase() !== 'close';
     const early = this.scratch.subarray(end + 4, this.scratchUsed);
     if (code >= 200 && code < 300) {
-      const want = x.request.into.length;
+      const want = x.request.into.reduce((sum, part) => sum + part.length, 0);
       if (x.bodyLength !== want || headers.has('transfer-encoding')) {
         return this.fail(new CachalotError('BadResponse', `HTTP ${code} with a body of ${length ?? 'unknown'} bytes for a range of ${want}`));
       }
       if (early.length > want) return this.fail(new CachalotError('BadResponse', `server sent more than ${want} bytes`));
-      early.copy(x.request.into, 0);
-      x.filled = early.length;
+      try {
+        x.request.check?.(headers);
+      } catch (err) {
+        return this.fail(err);
+      }
       x.phase = 'body';
+      // Body bytes that came with the headers: a full buffer moves the copy on to the next.
+      for (let at = 0; at < early.length; ) {
+        const n = early.copy(x.request.into[x.part], x.partFilled, at);
+        at += n;
+        this.advance(x, n);
+      }
     } else {
       x.errorChunks.push(Buffer.from(early));
       x.filled = early.length;
       x.phase = 'error-body';
       this.scratchUsed = 0;
+    }
+  }
+
+  /** n more body bytes are in the current buffer of request.into: each buffer that is now full is reported, in order. */
+  private advance(x: Exchange, n: number): void {
+    const parts = x.request.into;
+    x.filled += n;
+    x.partFilled += n;
+    while (x.part < parts.length && x.partFilled === parts[x.part].length) {
+      x.request.onFilled?.(x.part);
+      x.part++;
+      x.partFilled = 0;
     }
   }
 

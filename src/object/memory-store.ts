@@ -18,6 +18,8 @@ export class MemoryStore implements ObjectStore {
   private sortedKeys: string[] | undefined;
   /** Counts calls by operation, for tests that assert on request counts. */
   readonly calls = { head: 0, list: 0, get: 0 };
+  /** Bytes GETs have returned (a GET may load several blocks). */
+  getBytes = 0;
 
   constructor(bucket = 'memory') {
     this.bucket = bucket;
@@ -71,7 +73,7 @@ export class MemoryStore implements ObjectStore {
     return page;
   }
 
-  async getRange(request: RangeRequest): Promise<Buffer> {
+  async getRange(request: RangeRequest): Promise<Buffer[]> {
     this.calls.get++;
     const stored = this.objects.get(request.key);
     if (!stored) throw new CachalotError('NotFound', `get ${request.key}: no such key`);
@@ -82,8 +84,13 @@ export class MemoryStore implements ObjectStore {
       throw new CachalotError('Internal', `get ${request.key}: range past end of object`);
     }
     const bytes = stored.bytes.subarray(request.start, request.end);
-    if (!request.into) return Buffer.from(bytes);
-    bytes.copy(request.into);
+    this.getBytes += bytes.length;
+    if (!request.into) return [Buffer.from(bytes)];
+    let at = 0;
+    request.into.forEach((part, index) => {
+      at += bytes.copy(part, 0, at);
+      request.onFilled?.(index);
+    });
     return request.into;
   }
 }

@@ -44,8 +44,25 @@ export class RetryingStore implements ObjectStore {
     return this.attempt('list', () => this.inner.list(request));
   }
 
-  getRange(request: RangeRequest): Promise<Buffer> {
-    return this.attempt('get', () => this.inner.getRange(request), request.signal);
+  async getRange(request: RangeRequest): Promise<Buffer[]> {
+    const { into, onFilled } = request;
+    if (!into) return this.attempt('get', () => this.inner.getRange(request), request.signal);
+    // A retry asks only for the buffers not yet full: one already reported
+    // full may be in use (served, being written to disk) and is not written again.
+    let full = 0;
+    let start = request.start;
+    const rest = () => ({
+      ...request,
+      start,
+      into: into.slice(full),
+      onFilled: () => {
+        onFilled?.(full);
+        start += into[full].length;
+        full++;
+      },
+    });
+    await this.attempt('get', () => this.inner.getRange(rest()), request.signal);
+    return into;
   }
 
   private async attempt<T>(operation: string, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -58,8 +58,8 @@ export class S3RangedGet {
     });
   }
 
-  async get(request: RangeRequest, into: Buffer): Promise<Buffer> {
-    const { key, start, end, ifMatch, signal } = request;
+  async get(request: RangeRequest, into: Buffer[]): Promise<Buffer[]> {
+    const { key, start, end, ifMatch, signal, onFilled } = request;
     const what = `get s3://${this.options.bucket}/${key} [${start}, ${end})`;
     try {
       const path = `${this.pathPrefix}/${key.split('/').map(encodeSegment).join('/')}`;
@@ -70,13 +70,15 @@ export class S3RangedGet {
       };
       if (ifMatch !== undefined) headers['if-match'] = ifMatch;
       const signed = await this.signer.sign({ method: 'GET', protocol: this.origin.protocol, hostname: this.origin.hostname, port: this.origin.port, path, headers, query: {} });
-      const reply = await this.http.get({ path, headers: signed.headers, into, signal });
+      // Some S3-compatible servers ignore If-Match: the ETag is checked here too, before a byte is taken.
+      const check = (replyHeaders: Map<string, string>) => {
+        const etag = replyHeaders.get('etag');
+        if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
+          throw new CachalotError('PreconditionFailed', `${what}: object changed (ETag ${etag}, expected ${ifMatch})`);
+        }
+      };
+      const reply = await this.http.get({ path, headers: signed.headers, into, onFilled, check, signal });
       if (reply.status < 200 || reply.status >= 300) throw s3ErrorOf(reply);
-      // Some S3-compatible servers ignore If-Match: check the ETag ourselves.
-      const etag = reply.headers.get('etag');
-      if (ifMatch !== undefined && etag !== undefined && etag !== ifMatch) {
-        throw new CachalotError('PreconditionFailed', `${what}: object changed (ETag ${etag}, expected ${ifMatch})`);
-      }
       return into;
     } catch (err) {
       throw fromS3Error(err, what);

@@ -116,9 +116,9 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getRange(request: RangeRequest): Promise<Buffer> {
+  async getRange(request: RangeRequest): Promise<Buffer[]> {
     const length = request.end - request.start;
-    if (length <= 0) return Buffer.alloc(0);
-    return this.rangedGet.get(request, request.into ?? Buffer.allocUnsafe(length));
+    if (length <= 0) return [Buffer.alloc(0)];
+    return this.rangedGet.get(request, request.into ?? [Buffer.allocUnsafe(length)]);
   }
 }

@@ -36,8 +36,19 @@ export interface RangeRequest {
   /** Fail with PreconditionFailed unless the object still has this ETag. */
   ifMatch?: string;
   signal?: AbortSignal;
-  /** Where to write the bytes (exactly end - start long); a new buffer when absent. */
-  into?: Buffer;
+  /**
+   * Where to write the bytes: buffers filled back to back, their lengths
+   * summing to end - start (one GET may fill several blocks' own buffers);
+   * one new buffer when absent.
+   */
+  into?: Buffer[];
+  /**
+   * With into: called with each buffer's index as soon as it is full, before
+   * the GET settles, so that a block can be used while the next arrives.
+   * Never called for bytes of a reply that could still be refused (a changed
+   * ETag is found before any byte is written).
+   */
+  onFilled?: (index: number) => void;
 }
 
 export interface ObjectStore {
@@ -47,6 +58,6 @@ export interface ObjectStore {
   /** undefined when there is no such key. */
   head(key: string): Promise<ObjectInfo | undefined>;
   list(request: ListRequest): Promise<ListPage>;
-  /** Exactly end - start bytes (in request.into when given), or a typed error. */
-  getRange(request: RangeRequest): Promise<Buffer>;
+  /** Exactly end - start bytes: request.into when given, else one new buffer; or a typed error. */
+  getRange(request: RangeRequest): Promise<Buffer[]>;
 }

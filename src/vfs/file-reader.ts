@@ -1,4 +1,5 @@
 import type { BlockBuffer } from '../block/block-buffer';
+import { MAX_RUN_BYTES } from '../block/origin-source';
 import type { BlockRequest } from '../block/types';
 import type { HeldBlocks, Hold } from './held-blocks';
 import type { FileNode } from './namespace';
@@ -25,6 +26,8 @@ export class FileReader {
   private readonly slots = new Map<number, Hold>();
   private readonly blockCount: number;
   private readonly maxWindow: number;
+  /** Blocks one GET may load together (OriginSource): prefetch goes out in runs of as many. */
+  private readonly runBlocks: number;
   private window = 0;
   private nextSequential = -1;
   private currentBlock = -1;
@@ -36,6 +39,7 @@ export class FileReader {
   ) {
     this.blockCount = Math.ceil(file.size / options.blockSize);
     this.maxWindow = Math.max(1, Math.floor(options.readaheadMax / options.blockSize));
+    this.runBlocks = Math.max(1, Math.min(this.maxWindow, Math.floor(MAX_RUN_BYTES / options.blockSize)));
   }
 
   async read(target: Buffer, length: number, position: number): Promise<number> {
@@ -52,7 +56,7 @@ export class FileReader {
     // in the order they were added, so the retain comes before any release.
     const demand: Array<Promise<BlockBuffer>> = [];
     for (let i = first; i <= last; i++) demand.push(this.retained(i, this.slot(i)));
-    this.prefetch(last + 1, Math.min(this.blockCount, last + 1 + this.window));
+    this.prefetch(last + 1, this.prefetchEnd(last));
     this.dropBehind(first, last);
 
     let copied = 0;
@@ -103,6 +107,16 @@ export class FileReader {
       this.slots.set(index, slot);
     }
     return slot;
+  }
+
+  /**
+   * Where the window past the last block read ends, rounded up to a whole
+   * run: as the reader moves on, blocks are asked for a run at a time, which
+   * one GET loads, rather than one by one.
+   */
+  private prefetchEnd(last: number): number {
+    const end = last + 1 + this.window;
+    return Math.min(this.blockCount, this.window === 0 ? end : Math.ceil(end / this.runBlocks) * this.runBlocks);
   }
 
   private prefetch(from: number, to: number): void {

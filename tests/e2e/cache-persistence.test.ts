@@ -126,7 +126,6 @@ describe('disk tier persistence', () => {
     const first = await daemons.mount(mp, cacheDir, ARGS);
     await readAllAndCompare(mp, REREAD, 'cold read');
     const cold = await diskHolds(mp, REREAD_BLOCKS);
-    assert.ok(cold.s3.getRequests >= REREAD_BLOCKS, `the cold read fetched every block (${cold.s3.getRequests} GETs for ${REREAD_BLOCKS} blocks)`);
     assert.ok(cold.s3.getBytes >= bytes, `the cold read fetched every byte (${cold.s3.getBytes} of ${bytes})`);
     assert.equal(tierOf(cold, 'disk').blocks, REREAD_BLOCKS, 'every block was written to the disk tier');
 
@@ -272,7 +271,8 @@ describe('disk tier persistence', () => {
     const third = await statsOf(mp, s3.env);
     disk = tierOf(third, 'disk');
     t.diagnostic(`third daemon: ${third.s3.getRequests} GETs; disk tier ${JSON.stringify(disk)}; ${blockFiles(cacheDir).length} block files`);
-    assert.equal(third.s3.getRequests, CRASH_BLOCKS - kept, `S3 GETs only for the ${CRASH_BLOCKS - kept} blocks not on disk`);
+    // A GET may load several blocks: count bytes (every block here is one whole BLOCK).
+    assert.equal(third.s3.getBytes, (CRASH_BLOCKS - kept) * BLOCK, `S3 sent only the ${CRASH_BLOCKS - kept} blocks not on disk`);
     assert.ok(disk.hits >= kept, `every kept block came from disk (${disk.hits} hits)`);
     assert.equal(disk.errors, 0);
   });

@@ -84,7 +84,7 @@ const memoryOf = (flags: Record<string, string>) => loadMountConfig({ ...base, e
 test('ram_cache is the one memory budget: readahead, disk writes, compressions and the RAM tier share it', () => {
   const cases: Array<[Record<string, string>, Partial<ReturnType<typeof memoryOf>>]> = [
     // The default: a quarter to readahead (at most 1GiB), half of that to disk writes (at most 16), 2 blocks compressing.
-    [{}, { budgetBytes: 1024 * MiB, readaheadBytes: 256 * MiB, readaheadMax: 64 * MiB, pendingWrites: 16, ramCompressing: 2, ramTierBytes: 624 * MiB }],
+    [{}, { budgetBytes: 1024 * MiB, readaheadBytes: 256 * MiB, readaheadMax: 128 * MiB, pendingWrites: 16, ramCompressing: 2, ramTierBytes: 624 * MiB }],
     [{ ram_cache: '256MiB' }, { budgetBytes: 256 * MiB, readaheadBytes: 64 * MiB, readaheadMax: 32 * MiB, pendingWrites: 4, ramTierBytes: 144 * MiB }],
     [{ ram_cache: '16GiB' }, { readaheadBytes: 1024 * MiB, pendingWrites: 16 }],
     [{ ram_cache: '1GiB', memory_limit: '512MiB', readahead_max: '128MiB' }, { readaheadBytes: 512 * MiB, readaheadMax: 128 * MiB, ramTierBytes: 368 * MiB }],

@@ -89,7 +89,7 @@ test('a 206 body lands byte-exact in `into`, and only there; status and lower-ca
   // `into` is a view of a larger buffer: the bytes around it must stay untouched.
   const whole = Buffer.alloc(body.length + 64, 0x5c);
   const into = whole.subarray(32, 32 + body.length);
-  const reply = await client.get({ path: '/bucket/some%20key', headers: { host: 'example', range: `bytes=0-${body.length - 1}` }, into });
+  const reply = await client.get({ path: '/bucket/some%20key', headers: { host: 'example', range: `bytes=0-${body.length - 1}` }, into: [into] });
   assert.equal(reply.status, 206);
   assert.ok(into.equals(body), 'body bytes differ');
   assert.ok(whole.subarray(0, 32).every((b) => b === 0x5c), 'bytes before `into` were written');
@@ -127,10 +127,74 @@ test('a reply trickling in many small writes (head split mid-line, body bytes in
   );
   const client = clientFor(t, port);
   const into = Buffer.alloc(body.length);
-  const reply = await client.get({ path: '/k', headers: H, into });
+  const reply = await client.get({ path: '/k', headers: H, into: [into] });
   assert.equal(reply.status, 206);
   assert.equal(reply.headers.get('etag'), '"slow"');
   assert.ok(into.equals(body), 'body bytes differ');
+});
+
+test('a body spread over several buffers fills each in turn; each is reported full as it fills, before the reply settles', async (t) => {
+  // Parts smaller than what the first packet carries, so the body bytes that came with the head span two of them.
+  const sizes = [60, 40, 20 * 1024, 7, 20 * 1024 - 100];
+  const body = randomBytes(sizes.reduce((a, b) => a + b));
+  const head = `HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`;
+  let sent = 0;
+  const { port } = await serve(
+    t,
+    rawServer(async (socket) => {
+      socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body.subarray(0, 150)]));
+      for (sent = 150; sent < body.length; sent += 997) {
+        await sleep(1);
+        if (socket.destroyed) return;
+        socket.write(body.subarray(sent, Math.min(sent + 997, body.length)));
+      }
+    }),
+  );
+  const client = clientFor(t, port);
+  const into = sizes.map((size) => Buffer.alloc(size));
+  const reported: number[] = [];
+  let settled = false;
+  let sentAtFirst = -1;
+  const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  const reply = client.get({
+    path: '/k',
+    headers: H,
+    into,
+    onFilled: (index) => {
+      assert.equal(settled, false, `buffer ${index} reported after the reply settled`);
+      assert.ok(into[index].equals(body.subarray(offsets[index], offsets[index] + sizes[index])), `buffer ${index} reported before its bytes were in`);
+      reported.push(index);
+      if (index === 0) sentAtFirst = sent;
+    },
+  });
+  assert.equal((await reply.finally(() => (settled = true))).status, 206);
+  assert.deepEqual(reported, [0, 1, 2, 3, 4]);
+  assert.ok(Buffer.concat(into).equals(body), 'body bytes differ');
+  // The first buffer was reported while the server still had bytes to send.
+  assert.ok(sentAtFirst >= 0 && sentAtFirst < body.length, `first buffer reported with ${sentAtFirst} of ${body.length} bytes sent`);
+});
+
+test('`check` sees a 2xx reply\'s headers first: what it throws fails the GET, and no byte of the body is written', async (t) => {
+  const body = Buffer.from('0123456789');
+  const { port } = await serve(t, rangeServer(body).server);
+  const client = clientFor(t, port);
+  const into = [Buffer.alloc(4, 0x11), Buffer.alloc(6, 0x11)];
+  const refused = new Error('changed');
+  let filled = 0;
+  await assert.rejects(
+    client.get({
+      path: '/k',
+      headers: H,
+      into,
+      onFilled: () => filled++,
+      check: (headers) => {
+        if (headers.get('etag') === '"e-1"') throw refused;
+      },
+    }),
+    (err) => err === refused,
+  );
+  assert.equal(filled, 0);
+  assert.ok(into.every((part) => part.every((b) => b === 0x11)), 'body bytes were written');
 });
 
 test('keep-alive: sequential GETs reuse one TCP connection', async (t) => {
@@ -140,7 +204,7 @@ test('keep-alive: sequential GETs reuse one TCP connection', async (t) => {
   const client = clientFor(t, served.port);
   for (let i = 0; i < 3; i++) {
     const into = Buffer.alloc(body.length);
-    assert.equal((await client.get({ path: `/k${i}`, headers: H, into })).status, 206);
+    assert.equal((await client.get({ path: `/k${i}`, headers: H, into: [into] })).status, 206);
     assert.ok(into.equals(body));
   }
   assert.equal(served.connections(), 1);
@@ -158,7 +222,7 @@ test('a reply with Connection: close is not reused; the next GET opens a new con
   const client = clientFor(t, served.port);
   for (let i = 0; i < 2; i++) {
     const into = Buffer.alloc(body.length);
-    assert.equal((await client.get({ path: '/k', headers: H, into })).status, 206);
+    assert.equal((await client.get({ path: '/k', headers: H, into: [into] })).status, 206);
     assert.equal(into.toString(), '0123456789');
   }
   assert.equal(served.connections(), 2);
@@ -181,7 +245,7 @@ test('maxSockets bounds the requests open at once; the rest wait their turn and 
   );
   const client = clientFor(t, served.port, { maxSockets: 2 });
   const intos = Array.from({ length: 5 }, () => Buffer.alloc(32));
-  const replies = await Promise.all(intos.map((into, i) => client.get({ path: `/k${i}`, headers: H, into })));
+  const replies = await Promise.all(intos.map((into, i) => client.get({ path: `/k${i}`, headers: H, into: [into] })));
   assert.deepEqual(
     replies.map((r) => r.status),
     [206, 206, 206, 206, 206],
@@ -203,10 +267,10 @@ test('a pooled connection the server closed while idle is replaced: the next GET
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length);
-  await client.get({ path: '/a', headers: H, into });
+  await client.get({ path: '/a', headers: H, into: [into] });
   await sleep(60); // the server closes the idle connection
   into.fill(0);
-  assert.equal((await client.get({ path: '/b', headers: H, into })).status, 206);
+  assert.equal((await client.get({ path: '/b', headers: H, into: [into] })).status, 206);
   assert.ok(into.equals(body));
   assert.equal(served.connections(), 2);
 });
@@ -226,9 +290,9 @@ test('a pooled connection the server drops as the next request arrives is retrie
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length);
-  await client.get({ path: '/a', headers: H, into });
+  await client.get({ path: '/a', headers: H, into: [into] });
   into.fill(0);
-  assert.equal((await client.get({ path: '/b', headers: H, into })).status, 206);
+  assert.equal((await client.get({ path: '/b', headers: H, into: [into] })).status, 206);
   assert.equal(into.toString(), 'abcdefgh');
   assert.equal(served.connections(), 2);
   assert.equal(requests, 3);
@@ -250,12 +314,12 @@ test('a 404 with an XML body and content-length resolves with status and text; t
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length, 0x11);
-  const reply = await client.get({ path: '/missing', headers: H, into });
+  const reply = await client.get({ path: '/missing', headers: H, into: [into] });
   assert.equal(reply.status, 404);
   assert.equal(reply.text, XML_404);
   assert.equal(reply.headers.get('content-type'), 'application/xml');
   assert.ok(into.every((b) => b === 0x11), 'an error body must not be written into `into`');
-  assert.equal((await client.get({ path: '/present', headers: H, into })).status, 206);
+  assert.equal((await client.get({ path: '/present', headers: H, into: [into] })).status, 206);
   assert.equal(into.toString(), '0123456789');
   assert.equal(served.connections(), 1);
 });
@@ -273,11 +337,11 @@ test('a 503 without content-length, its body ended by the connection closing, re
     }),
   );
   const client = clientFor(t, served.port);
-  const reply = await client.get({ path: '/k', headers: H, into: Buffer.alloc(10) });
+  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.equal(reply.status, 503);
   assert.equal(reply.text, xml);
   // And the client still works afterwards, on a new connection.
-  assert.equal((await client.get({ path: '/k', headers: H, into: Buffer.alloc(10) })).text, xml);
+  assert.equal((await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] })).text, xml);
   assert.equal(served.connections(), 2);
 });
 
@@ -293,7 +357,7 @@ test('a non-2xx reply with a chunked body on a kept-alive connection resolves (i
   );
   const client = clientFor(t, served.port, { timeoutMs: 3000 });
   const started = Date.now();
-  const reply = await client.get({ path: '/k', headers: H, into: Buffer.alloc(10) });
+  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
   assert.equal(reply.status, 403);
   assert.equal(reply.text, '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
@@ -317,7 +381,7 @@ test('a chunked error body split at awkward places, ended by Connection: close, 
     }),
   );
   const client = clientFor(t, served.port);
-  const reply = await client.get({ path: '/k', headers: H, into: Buffer.alloc(10) });
+  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.equal(reply.status, 403);
   assert.equal(reply.text, xml);
 });
@@ -335,7 +399,7 @@ test('a long error body is cut at about 64 KiB and its connection is not reused'
   );
   const client = clientFor(t, served.port);
   for (let i = 0; i < 2; i++) {
-    const reply = await client.get({ path: '/k', headers: H, into: Buffer.alloc(10) });
+    const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
     assert.equal(reply.status, 500);
     assert.ok(reply.text !== undefined && reply.text.length >= 64 * 1024 && reply.text.length < big.length, `text of ${reply.text?.length} bytes`);
     assert.match(reply.text, /^e+$/);
@@ -357,21 +421,21 @@ test('a 2xx whose content-length differs from into.length rejects with BadRespon
   const client = clientFor(t, served.port);
   for (const path of ['/longer', '/shorter', '/chunked', '/extra']) {
     const into = Buffer.alloc(10);
-    await assert.rejects(client.get({ path, headers: H, into }), (err) => isCachalotError(err, 'BadResponse'), path);
+    await assert.rejects(client.get({ path, headers: H, into: [into] }), (err) => isCachalotError(err, 'BadResponse'), path);
   }
 });
 
 test('a reply that is not HTTP rejects with BadResponse', async (t) => {
   const served = await serve(t, rawServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n')));
   const client = clientFor(t, served.port);
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(1) }), (err) => isCachalotError(err, 'BadResponse'));
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err) => isCachalotError(err, 'BadResponse'));
 });
 
 test('a server that accepts and never answers: Timeout after about timeoutMs', async (t) => {
   const served = await serve(t, net.createServer(() => {}));
   const client = clientFor(t, served.port, { timeoutMs: 200 });
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(10) }), (err) => isCachalotError(err, 'Timeout'));
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] }), (err) => isCachalotError(err, 'Timeout'));
   const took = Date.now() - started;
   assert.ok(took >= 150 && took < 1500, `timed out after ${took} ms`);
 });
@@ -386,7 +450,7 @@ test('a body that stalls half way: Timeout, counted from the last byte', async (
   );
   const client = clientFor(t, served.port, { timeoutMs: 200 });
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(100) }), (err) => isCachalotError(err, 'Timeout'));
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(100)] }), (err) => isCachalotError(err, 'Timeout'));
   assert.ok(Date.now() - started < 1500);
 });
 
@@ -402,7 +466,7 @@ test('a server that sends half the body and then drops the connection: the GET r
     }),
   );
   const client = clientFor(t, served.port);
-  const outcome = await client.get({ path: '/k', headers: H, into: Buffer.alloc(body.length) }).then(
+  const outcome = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(body.length)] }).then(
     (reply) => ({ reply }),
     (err: unknown) => ({ err }),
   );
@@ -423,8 +487,8 @@ test('a body dropped half way on a reused connection rejects too, and is not sen
     }),
   );
   const client = clientFor(t, served.port);
-  await client.get({ path: '/a', headers: H, into: Buffer.alloc(body.length) });
-  await assert.rejects(client.get({ path: '/b', headers: H, into: Buffer.alloc(body.length) }), Error);
+  await client.get({ path: '/a', headers: H, into: [Buffer.alloc(body.length)] });
+  await assert.rejects(client.get({ path: '/b', headers: H, into: [Buffer.alloc(body.length)] }), Error);
   assert.equal(requests, 2);
   assert.equal(served.connections(), 1);
 });
@@ -435,7 +499,7 @@ test('a refused connection rejects', async (t) => {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   const client = clientFor(t, port);
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(1) }), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
 });
 
 test('aborting a GET the server does not answer rejects promptly with the abort reason', async (t) => {
@@ -445,7 +509,7 @@ test('aborting a GET the server does not answer rejects promptly with the abort 
   const reason = new Error('caller gave up');
   setTimeout(() => controller.abort(reason), 50);
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(10), signal: controller.signal }), (err) => err === reason);
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)], signal: controller.signal }), (err) => err === reason);
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
 });
 
@@ -461,7 +525,7 @@ test('aborting in the middle of a body rejects promptly and closes the connectio
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(100000), signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(100000)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   assert.ok(Date.now() - started < 1000);
   await sleep(50);
   assert.equal(served.sockets.size, 0, 'the aborted connection is still open');
@@ -472,7 +536,7 @@ test('a GET whose signal is already aborted rejects and leaves no connection ope
   const client = clientFor(t, served.port);
   const controller = new AbortController();
   controller.abort();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(1), signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   await sleep(100);
   assert.equal(served.sockets.size, 0, 'a connection was left open');
 });
@@ -486,10 +550,10 @@ test('aborting a GET on a reused connection leaves no connection open', async (t
     }),
   );
   const client = clientFor(t, served.port, { timeoutMs: 5000 });
-  await client.get({ path: '/a', headers: H, into: Buffer.alloc(1) });
+  await client.get({ path: '/a', headers: H, into: [Buffer.alloc(1)] });
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 30);
-  await assert.rejects(client.get({ path: '/b', headers: H, into: Buffer.alloc(1), signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.get({ path: '/b', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   client.close();
   await sleep(100);
   assert.equal(served.sockets.size, 0, 'a connection was left open');
@@ -527,7 +591,7 @@ test('https: a server whose certificate is not trusted is refused', async (t) =>
     }),
   );
   const client = clientFor(t, served.port, {}, 'https:');
-  await assert.rejects(client.get({ path: '/k', headers: H, into: Buffer.alloc(1) }), (err: NodeJS.ErrnoException) => /CERT|certificate/i.test(`${err.code} ${err.message}`));
+  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => /CERT|certificate/i.test(`${err.code} ${err.message}`));
   assert.equal(requests, 0);
 });
 
@@ -554,8 +618,8 @@ test('https: with the certificate trusted (NODE_EXTRA_CA_CERTS, in a child proce
         const client = new HttpRangeClient({ protocol: 'https:', hostname, port: ${served.port} }, { maxSockets: 1, timeoutMs: 3000 });
         const into = Buffer.alloc(${body.length});
         try {
-          const first = await client.get({ path: '/a', headers: { host: 'test' }, into });
-          const second = await client.get({ path: '/b', headers: { host: 'test' }, into });
+          const first = await client.get({ path: '/a', headers: { host: 'test' }, into: [into] });
+          const second = await client.get({ path: '/b', headers: { host: 'test' }, into: [into] });
           out.push({ hostname, status: [first.status, second.status], etag: second.headers.get('etag'), sha: createHash('sha256').update(into).digest('hex') });
         } catch (err) {
           out.push({ hostname, error: String(err && err.code) + ' ' + String(err && err.message) });

@@ -25,7 +25,7 @@ const READ = 32 * 1024;
 
 /** An origin that answers a GET a little later, as S3 does, so that the disk tier's writes keep up. */
 class SlowStore extends MemoryStore {
-  override async getRange(request: RangeRequest): Promise<Buffer> {
+  override async getRange(request: RangeRequest): Promise<Buffer[]> {
     await new Promise((resolve) => setTimeout(resolve, 1));
     return super.getRange(request);
   }

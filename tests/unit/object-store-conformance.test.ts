@@ -74,17 +74,29 @@ function conformance(name: string, open: () => Promise<{ store: ObjectStore; clo
 
     test('ranged get returns exactly the range', async () => {
       const whole = bytesOf('dir/sub/deep/x');
-      assert.deepEqual(await store.getRange({ key: 'dir/sub/deep/x', start: 3, end: 17 }), whole.subarray(3, 17));
-      assert.deepEqual(await store.getRange({ key: 'dir/sub/deep/x', start: 0, end: whole.length }), whole);
+      assert.deepEqual(await store.getRange({ key: 'dir/sub/deep/x', start: 3, end: 17 }), [whole.subarray(3, 17)]);
+      assert.deepEqual(await store.getRange({ key: 'dir/sub/deep/x', start: 0, end: whole.length }), [whole]);
     });
 
-    test('ranged get pinned to another ETag fails with PreconditionFailed', async () => {
+    test('a ranged get into several buffers fills them back to back and reports each as it fills, in order', async () => {
+      const whole = bytesOf('dir/sub/deep/x');
+      const into = [Buffer.alloc(5), Buffer.alloc(1), Buffer.alloc(20)];
+      const filled: number[] = [];
+      const out = await store.getRange({ key: 'dir/sub/deep/x', start: 7, end: 33, into, onFilled: (index) => filled.push(index) });
+      assert.equal(out, into);
+      assert.deepEqual(filled, [0, 1, 2]);
+      assert.deepEqual(Buffer.concat(into), whole.subarray(7, 33));
+    });
+
+    test('ranged get pinned to another ETag fails with PreconditionFailed, writing nothing', async () => {
+      const into = [Buffer.alloc(4, 0x11)];
       await assert.rejects(
-        store.getRange({ key: 'a.txt', start: 0, end: 4, ifMatch: '"0123456789abcdef0123456789abcdef"' }),
+        store.getRange({ key: 'a.txt', start: 0, end: 4, ifMatch: '"0123456789abcdef0123456789abcdef"', into, onFilled: () => assert.fail('a buffer of a refused reply was reported') }),
         (err) => isCachalotError(err, 'PreconditionFailed'),
       );
+      assert.ok(into[0].every((b) => b === 0x11), 'bytes of a refused reply were written');
       const etag = (await store.head('a.txt'))!.etag;
-      assert.equal((await store.getRange({ key: 'a.txt', start: 0, end: 4, ifMatch: etag })).length, 4);
+      assert.equal((await store.getRange({ key: 'a.txt', start: 0, end: 4, ifMatch: etag }))[0].length, 4);
     });
 
     test('get of a missing key fails with NotFound', async () => {
