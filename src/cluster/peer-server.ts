@@ -22,6 +22,17 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 /** A BlockOps request is a batch of them (the warm-up sends a few to a few hundred). */
 const MAX_OPS_REQUEST_BYTES = 8 * 1024 * 1024;
 const GRACEFUL_STOP_MS = 2000;
+/** Calls one asker may have open at once; more wait at the asker (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS). */
+const MAX_CALLS_PER_ASKER = 64;
+/**
+ * What node:http2 lets one connection hold, in MB. Past it (10 by default),
+ * node refuses every new call with ENHANCE_YOUR_CALM, counting the replies
+ * queued to send: an asker with 16 blocks in flight (one reader's 128 MiB
+ * window) passed it at once, and its reads went to S3 for the next 30 s.
+ * The replies are views of cached blocks: the calls bound them, 64 blocks
+ * of up to 16 MiB (larger blocks are served, fewer at once).
+ */
+const SESSION_MEMORY_MB = MAX_CALLS_PER_ASKER * 16;
 
 export interface PeerServerOptions {
   /** HOST:PORT; port 0 takes any free port (see PeerServer.address). */
@@ -54,7 +65,10 @@ export interface PeerServer {
 export async function startPeerServer(options: PeerServerOptions): Promise<PeerServer> {
   const { tls } = options;
   // With a CA, every asker must show a certificate it signed (mutual TLS).
-  const server = tls ? createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }) : createServer();
+  const limits = { maxSessionMemory: SESSION_MEMORY_MB, settings: { maxConcurrentStreams: MAX_CALLS_PER_ASKER } };
+  const server = tls
+    ? createSecureServer({ ...limits, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined })
+    : createServer(limits);
   const sessions = new Set<Http2Session>();
   server.on('session', (session) => {
     sessions.add(session);

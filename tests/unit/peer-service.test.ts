@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
 import { credentials, Server, type ServerWritableStream } from '@grpc/grpc-js';
 import { createServer } from 'node:http2';
+import net from 'node:net';
 import { after, test } from 'node:test';
 import { compressSync } from 'lz4-napi';
 import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
@@ -80,6 +81,40 @@ test('a block streams in chunks and arrives whole, with its CRC32C, also several
     b.release();
   }
   peers.close();
+});
+
+test('calls keep being taken while earlier replies wait on a slow link (node:http2 refuses new ones past 10 MB queued by default)', async (t) => {
+  const address = await serve(honest);
+  // A link that carries the asker's calls at once but holds the owner's replies until told.
+  const held: net.Socket[] = [];
+  const link = net.createServer((asker) => {
+    const owner = net.connect(Number(address.split(':')[1]), '127.0.0.1');
+    asker.pipe(owner);
+    owner.pipe(asker);
+    owner.pause();
+    held.push(owner);
+    for (const socket of [asker, owner]) socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    link.close();
+  });
+  const peers = client(10_000);
+  t.after(() => peers.close());
+  const via = `127.0.0.1:${(link.address() as net.AddressInfo).port}`;
+  const call = (i: number) =>
+    peers.fetch(via, { ...request, key: `train/x${i}` }).then(
+      (block) => (block.release(), 'answered'),
+      (err: Error) => err.message,
+    );
+  const first = Array.from({ length: 48 }, (_, i) => call(i));
+  // The owner has queued the first replies behind the held link; then more calls come.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const later = Array.from({ length: 8 }, (_, i) => call(48 + i));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const socket of held) socket.resume();
+  assert.deepEqual(await Promise.all([...first, ...later]), Array(56).fill('answered'));
 });
 
 test('a peer whose bytes fail the checksum is refused', async () => {
