@@ -37,15 +37,27 @@ export function statusCommand(): Command {
 }
 
 function describe(meta: string, s: ClusterStatus): string {
-  const rows = [['id', 'address', 'state', 'lease age', 'used', 'pinned', 'capacity', 'hits', 'misses', 'hit ratio']];
+  const rows = [['id', 'address', 'state', 'lease age', 'used', 'pinned', 'capacity', 'hits', 'misses', 'hit ratio', 'from peers', 'peer failed', 'served', 'from S3']];
   for (const m of s.members) {
-    rows.push([m.id, m.address || '-', m.state, `${(m.leaseAgeMs / 1000).toFixed(1)} s`, formatBytes(m.usedBytes), formatBytes(m.pinnedBytes), formatBytes(m.capacityBytes), String(m.hits), String(m.misses), hitRatio(m)]);
+    rows.push([
+      m.id,
+      m.address || '-',
+      m.state,
+      `${(m.leaseAgeMs / 1000).toFixed(1)} s`,
+      ...[m.usedBytes, m.pinnedBytes, m.capacityBytes].map(formatBytes),
+      String(m.hits),
+      String(m.misses),
+      hitRatio(m),
+      ...[m.peerBlocks, m.peerFailures, m.servedBlocks].map(String),
+      formatBytes(m.s3GetBytes),
+    ]);
   }
   const t = s.totals;
   return [
     `meta ${meta}: epoch ${s.epoch}, ${t.members} members (${t.alive} alive)`,
     ...(s.members.length ? [textTable(rows)] : []),
     `cluster cache: ${formatBytes(t.usedBytes)} of ${formatBytes(t.capacityBytes)} used, ${formatBytes(t.pinnedBytes)} pinned; hit ratio ${hitRatio(t)}`,
+    `sharing: ${t.peerBlocks} blocks from peers, ${t.peerFailures} from S3 after a peer failed, ${formatBytes(t.s3GetBytes)} from S3 in all`,
     '',
   ].join('\n');
 }

@@ -1,4 +1,4 @@
-import type { Member, MembershipView } from './types';
+import { NODE_FIGURES, type Member, type MembershipView, type NodeFigures } from './types';
 
 /**
  * What `cachalot status --json` prints. The shape is documented in
@@ -7,19 +7,11 @@ import type { Member, MembershipView } from './types';
 export interface ClusterStatus {
   epoch: number;
   members: Member[];
-  totals: {
-    members: number;
-    alive: number;
-    capacityBytes: number;
-    usedBytes: number;
-    hits: number;
-    misses: number;
-    pinnedBytes: number;
-  };
+  totals: NodeFigures & { members: number; alive: number; capacityBytes: number };
 }
 
 export function clusterStatus(view: MembershipView): ClusterStatus {
-  const total = (field: 'capacityBytes' | 'usedBytes' | 'hits' | 'misses' | 'pinnedBytes') => view.members.reduce((sum, m) => sum + m[field], 0);
+  const total = (field: keyof NodeFigures | 'capacityBytes') => view.members.reduce((sum, m) => sum + m[field], 0);
   return {
     epoch: view.epoch,
     members: view.members,
@@ -27,10 +19,7 @@ export function clusterStatus(view: MembershipView): ClusterStatus {
       members: view.members.length,
       alive: view.members.filter((m) => m.state === 'alive').length,
       capacityBytes: total('capacityBytes'),
-      usedBytes: total('usedBytes'),
-      hits: total('hits'),
-      misses: total('misses'),
-      pinnedBytes: total('pinnedBytes'),
+      ...(Object.fromEntries(NODE_FIGURES.map((field) => [field, total(field)])) as NodeFigures),
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { EpochStore, HeartbeatReply, HeartbeatRequest, Lease, Member, MembershipView, RegisterRequest } from './types';
+import { NODE_FIGURES, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeFigures, type RegisterRequest } from './types';
 
 export type MembershipChange = 'joined' | 'changed' | 'left' | 'lapsed';
 
@@ -46,10 +46,7 @@ export class Membership {
       id: request.nodeId,
       address: request.peerAddress,
       capacityBytes: request.capacityBytes,
-      usedBytes: known?.usedBytes ?? 0,
-      hits: known?.hits ?? 0,
-      misses: known?.misses ?? 0,
-      pinnedBytes: known?.pinnedBytes ?? 0,
+      ...figuresOf(known),
       renewedAt: this.now(),
     });
     if (change) this.options.onChange?.(change, request.nodeId, this.current);
@@ -60,10 +57,7 @@ export class Membership {
     this.expire();
     const member = this.members.get(request.nodeId);
     if (!member) return { epoch: this.current, unknown: true };
-    member.usedBytes = request.usedBytes;
-    member.hits = request.hits;
-    member.misses = request.misses;
-    member.pinnedBytes = request.pinnedBytes;
+    Object.assign(member, figuresOf(request));
     member.renewedAt = this.now();
     return { epoch: this.current, unknown: false };
   }
@@ -108,4 +102,9 @@ export class Membership {
     this.options.store.save(next);
     this.current = next;
   }
+}
+
+/** The figures a heartbeat carries, 0 where a node sent none (an older version) or none came yet. */
+function figuresOf(from: Partial<NodeFigures> | undefined): NodeFigures {
+  return Object.fromEntries(NODE_FIGURES.map((field) => [field, from?.[field] ?? 0])) as NodeFigures;
 }

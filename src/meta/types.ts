@@ -16,14 +16,16 @@ export interface Lease {
   epoch: number;
 }
 
-/** A node's cache figures, sent with every heartbeat (counters since its daemon started). */
-export interface NodeFigures {
-  usedBytes: number;
-  hits: number;
-  misses: number;
-  /** Bytes pinned in the disk cache (`cachalot pin`). */
-  pinnedBytes: number;
-}
+/**
+ * A node's figures, sent with every heartbeat (counters since its daemon
+ * started): usedBytes in all its tiers; block hits of any tier, and misses
+ * of the last; pinnedBytes in its disk cache (`cachalot pin`); blocks it
+ * loaded from their owner (peerBlocks), or from S3 after the owner failed
+ * (peerFailures); blocks it served to other nodes (servedBlocks); bytes its
+ * GETs brought from S3 (s3GetBytes).
+ */
+export const NODE_FIGURES = ['usedBytes', 'hits', 'misses', 'pinnedBytes', 'peerBlocks', 'peerFailures', 'servedBlocks', 's3GetBytes'] as const;
+export type NodeFigures = Record<(typeof NODE_FIGURES)[number], number>;
 
 export interface HeartbeatRequest extends NodeFigures {
   nodeId: string;

@@ -1,4 +1,4 @@
-import type { BlockCache, TierStats } from '../block/types';
+import type { BlockCache } from '../block/types';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
 import { readTls, type ClusterTls } from '../cluster/grpc-tls';
@@ -22,13 +22,16 @@ export function metaClientFor(cluster: ClusterNodeConfig, security: ClusterSecur
  * handshake); an
  * unreachable meta is tried again in the background while the mount serves.
  */
-export async function joinCluster(cluster: ClusterNodeConfig, client: MetaClient, peerAddress: string, cache: BlockCache, log: Logger): Promise<ClusterMember> {
-  const member = new ClusterMember({
-    client,
-    node: { nodeId: cluster.nodeId, peerAddress, capacityBytes: sum(cache.stats(), 'capacityBytes') },
-    figures: () => cacheFigures(cache.stats()),
-    log,
-  });
+export async function joinCluster(
+  cluster: ClusterNodeConfig,
+  client: MetaClient,
+  peerAddress: string,
+  cache: BlockCache,
+  figures: () => Promise<NodeFigures>,
+  log: Logger,
+): Promise<ClusterMember> {
+  const capacityBytes = cache.stats().reduce((total, tier) => total + tier.capacityBytes, 0);
+  const member = new ClusterMember({ client, node: { nodeId: cluster.nodeId, peerAddress, capacityBytes }, figures, log });
   await member.join();
   return member;
 }
@@ -56,11 +59,3 @@ export function peerMembers(member: ClusterMember | undefined): PeerMember[] {
   return (member?.status().members ?? []).filter((m) => m.address !== '').map(({ id, address, capacityBytes }) => ({ id, address, capacityBytes }));
 }
 
-/** A block is a hit when any tier had it, a miss when the last tier did not either (it came from S3). */
-function cacheFigures(tiers: TierStats[]): NodeFigures {
-  return { usedBytes: sum(tiers, 'usedBytes'), hits: sum(tiers, 'hits'), misses: tiers.at(-1)?.misses ?? 0, pinnedBytes: sum(tiers, 'pinnedBytes') };
-}
-
-function sum(tiers: TierStats[], field: 'capacityBytes' | 'usedBytes' | 'hits' | 'pinnedBytes'): number {
-  return tiers.reduce((total, tier) => total + tier[field], 0);
-}

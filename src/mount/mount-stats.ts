@@ -2,6 +2,7 @@ import type { Counter } from 'prom-client';
 import type { BlockCache, TierStats } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import type { ClusterMember, MembershipStatus } from '../meta/cluster-member';
+import type { NodeFigures } from '../meta/types';
 import type { Metrics } from '../obs/metrics';
 
 /**
@@ -47,6 +48,24 @@ export async function mountStats(config: MountConfig, cache: BlockCache, metrics
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
     cluster: member?.status(),
     ...(member ? await clusterFigures(metrics) : {}),
+  };
+}
+
+/** What a cluster node tells meta with each heartbeat: a block is a hit when any tier had it, a miss when the last tier did not either. */
+export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<NodeFigures> {
+  const tiers = cache.stats();
+  const sum = (field: 'usedBytes' | 'hits' | 'pinnedBytes') => tiers.reduce((total, tier) => total + tier[field], 0);
+  const blocks = await byLabel(metrics.peerBlocks, 'outcome');
+  const served = await byLabel(metrics.peerServed, 'outcome');
+  return {
+    usedBytes: sum('usedBytes'),
+    hits: sum('hits'),
+    misses: tiers.at(-1)?.misses ?? 0,
+    pinnedBytes: sum('pinnedBytes'),
+    peerBlocks: blocks.peer ?? 0,
+    peerFailures: blocks['peer-failed'] ?? 0,
+    servedBlocks: served.ok ?? 0,
+    s3GetBytes: await total(metrics.s3GetBytes),
   };
 }
 

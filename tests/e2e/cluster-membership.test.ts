@@ -156,12 +156,12 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const s = await statusJson();
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1', 'node-2']);
     for (const m of s.members) {
-      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'pinnedBytes', 'state', 'usedBytes']);
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'peerBlocks', 'peerFailures', 'pinnedBytes', 's3GetBytes', 'servedBlocks', 'state', 'usedBytes']);
       assert.equal(m.state, 'alive');
       assert.match(m.address, /^127\.0\.0\.1:\d+$/, 'the advertised --peer-listen');
       assert.ok(m.leaseAgeMs >= 0 && m.leaseAgeMs <= LEASE_MS, `lease age ${m.leaseAgeMs}`);
       assert.ok(m.capacityBytes >= 256 * MiB, `capacity ${m.capacityBytes}: the tiers' sum`);
-      for (const n of [m.usedBytes, m.hits, m.misses]) assert.ok(Number.isInteger(n) && n >= 0);
+      for (const n of [m.usedBytes, m.hits, m.misses, m.peerBlocks, m.peerFailures, m.servedBlocks, m.s3GetBytes]) assert.ok(Number.isInteger(n) && n >= 0);
     }
     assert.ok(s.epoch >= 4, `one epoch per join after the start: ${s.epoch}`);
     assert.deepEqual(s.totals, {
@@ -172,6 +172,10 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
       hits: s.members.reduce((t, m) => t + m.hits, 0),
       misses: s.members.reduce((t, m) => t + m.misses, 0),
       pinnedBytes: s.members.reduce((t, m) => t + m.pinnedBytes, 0),
+      peerBlocks: s.members.reduce((t, m) => t + m.peerBlocks, 0),
+      peerFailures: s.members.reduce((t, m) => t + m.peerFailures, 0),
+      servedBlocks: s.members.reduce((t, m) => t + m.servedBlocks, 0),
+      s3GetBytes: s.members.reduce((t, m) => t + m.s3GetBytes, 0),
     });
 
     // Heartbeats carry each mount's cache figures.
@@ -179,6 +183,14 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const after = await statusUntil((x) => (x.members.find((m) => m.id === 'node-0')?.usedBytes ?? 0) > 0, 5000);
     const node0 = after.members.find((m) => m.id === 'node-0')!;
     assert.ok(node0.usedBytes > 0 && node0.misses > 0, `node-0 reports its cache: ${JSON.stringify(node0)}`);
+    // And its sharing: the blocks others own came from them, who count them served; its own came from S3.
+    const shared = await statusUntil((x) => {
+      const n = x.members.find((m) => m.id === 'node-0');
+      return n !== undefined && n.peerBlocks > 0 && x.totals.servedBlocks === n.peerBlocks;
+    }, 5000);
+    const reader = shared.members.find((m) => m.id === 'node-0')!;
+    assert.ok(reader.peerBlocks > 0 && reader.s3GetBytes > 0 && reader.peerFailures === 0, `node-0's sharing: ${JSON.stringify(reader)}`);
+    assert.equal(shared.totals.servedBlocks, reader.peerBlocks, `blocks served by the owners: ${JSON.stringify(shared.totals)}`);
 
     const human = await status();
     assert.equal(human.code, 0, human.stderr);

@@ -2,9 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Membership, MembershipChange } from '../../src/meta/membership';
-import type { EpochStore } from '../../src/meta/types';
+import type { EpochStore, NodeFigures } from '../../src/meta/types';
 
 const LEASE_MS = 1500;
+
+/** A heartbeat's figures; the others derived from these three, so that each field is seen to be carried. */
+function figures(usedBytes: number, hits: number, misses: number): NodeFigures {
+  return { usedBytes, hits, misses, pinnedBytes: 2 * usedBytes, peerBlocks: 3 * hits, peerFailures: misses + 1, servedBlocks: hits + 2, s3GetBytes: 5 * usedBytes };
+}
 
 function memoryStore(initial = 0): EpochStore & { saved: number[]; failing: boolean } {
   const store = {
@@ -47,14 +52,14 @@ test('joins bump the epoch; an identical re-register renews without a bump; a ne
 
 test('heartbeats renew the lease and carry the figures; an unknown node is told to register', () => {
   const { membership, advance } = setup();
-  assert.deepEqual(membership.heartbeat({ nodeId: 'x', usedBytes: 1, hits: 2, misses: 3, pinnedBytes: 0 }), { epoch: 1, unknown: true });
+  assert.deepEqual(membership.heartbeat({ nodeId: 'x', ...figures(1, 2, 3) }), { epoch: 1, unknown: true });
   membership.register(node('a'));
   for (let i = 0; i < 10; i++) {
     advance(LEASE_MS / 3);
-    assert.deepEqual(membership.heartbeat({ nodeId: 'a', usedBytes: 10 * i, hits: i, misses: 1, pinnedBytes: 0 }), { epoch: 2, unknown: false });
+    assert.deepEqual(membership.heartbeat({ nodeId: 'a', ...figures(10 * i, i, 1) }), { epoch: 2, unknown: false });
   }
   const [a] = membership.view().members;
-  assert.deepEqual(a, { id: 'a', address: node('a').peerAddress, state: 'alive', leaseAgeMs: 0, capacityBytes: 1000, usedBytes: 90, hits: 9, misses: 1, pinnedBytes: 0 });
+  assert.deepEqual(a, { id: 'a', address: node('a').peerAddress, state: 'alive', leaseAgeMs: 0, capacityBytes: 1000, ...figures(90, 9, 1) });
 });
 
 test('a member is late past half its lease and dropped once the lease lapses (one epoch for all that lapse together)', () => {
@@ -64,7 +69,7 @@ test('a member is late past half its lease and dropped once the lease lapses (on
   membership.register(node('c'));
   assert.equal(membership.epoch, 4);
   advance(LEASE_MS / 2 + 1);
-  membership.heartbeat({ nodeId: 'c', usedBytes: 0, hits: 0, misses: 0, pinnedBytes: 0 });
+  membership.heartbeat({ nodeId: 'c', ...figures(0, 0, 0) });
   assert.deepEqual(membership.view().members.map((m) => `${m.id} ${m.state} ${m.leaseAgeMs}`), [`a late ${LEASE_MS / 2 + 1}`, `b late ${LEASE_MS / 2 + 1}`, 'c alive 0']);
   advance(LEASE_MS / 2 - 1);
   assert.equal(membership.view().members.length, 3, 'exactly at the lease: not lapsed yet');
@@ -73,7 +78,7 @@ test('a member is late past half its lease and dropped once the lease lapses (on
   assert.deepEqual(membership.view().members.map((m) => m.id), ['c']);
   assert.equal(membership.epoch, 5, 'one bump for both lapses');
   assert.deepEqual(changes.slice(-2).map(([c, id, e]) => `${c} ${id} ${e}`), ['lapsed a 5', 'lapsed b 5']);
-  assert.deepEqual(membership.heartbeat({ nodeId: 'a', usedBytes: 0, hits: 0, misses: 0, pinnedBytes: 0 }), { epoch: 5, unknown: true }, 'a lapsed node must register again');
+  assert.deepEqual(membership.heartbeat({ nodeId: 'a', ...figures(0, 0, 0) }), { epoch: 5, unknown: true }, 'a lapsed node must register again');
 });
 
 test('a lapse is noticed by the sweep alone, with no request', () => {

@@ -31,7 +31,8 @@ function capturingLogger() {
   return { log, lines };
 }
 
-const figures = () => ({ usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512 });
+const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192 };
+const figures = async () => FIGURES;
 
 test('register, heartbeat, members and leave through the client', async () => {
   const meta = await startMeta();
@@ -39,14 +40,14 @@ test('register, heartbeat, members and leave through the client', async () => {
   try {
     const lease = await client.register({ nodeId: 'n1', peerAddress: '127.0.0.1:7001', capacityBytes: 1 << 30 }, 2000);
     assert.deepEqual(lease, { leaseTtlMs: LEASE_MS, epoch: 2 });
-    assert.deepEqual(await client.heartbeat({ nodeId: 'n1', ...figures() }, 2000), { epoch: 2, unknown: false });
-    assert.deepEqual(await client.heartbeat({ nodeId: 'stranger', ...figures() }, 2000), { epoch: 2, unknown: true });
+    assert.deepEqual(await client.heartbeat({ nodeId: 'n1', ...FIGURES }, 2000), { epoch: 2, unknown: false });
+    assert.deepEqual(await client.heartbeat({ nodeId: 'stranger', ...FIGURES }, 2000), { epoch: 2, unknown: true });
     const view = await client.members(2000);
     assert.equal(view.epoch, 2);
     assert.equal(view.members.length, 1);
     const { leaseAgeMs, ...member } = view.members[0];
     assert.ok(leaseAgeMs >= 0 && leaseAgeMs < LEASE_MS, `lease age ${leaseAgeMs}`);
-    assert.deepEqual(member, { id: 'n1', address: '127.0.0.1:7001', state: 'alive', capacityBytes: 1 << 30, usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512 });
+    assert.deepEqual(member, { id: 'n1', address: '127.0.0.1:7001', state: 'alive', capacityBytes: 1 << 30, ...FIGURES });
     assert.equal(await client.leave('n1', 2000), 3);
     assert.deepEqual((await client.members(2000)).members, []);
     await assert.rejects(client.register({ nodeId: '', peerAddress: '', capacityBytes: 0 }, 2000), /node_id is empty/);
