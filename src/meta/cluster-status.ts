@@ -1,4 +1,4 @@
-import { NODE_FIGURES, type Member, type MembershipView, type NodeFigures } from './types';
+import { figuresBy, type Member, type MembershipView, type NodeFigures } from './types';
 
 /**
  * What `cachalot status --json` prints. The shape is documented in
@@ -19,7 +19,7 @@ export function clusterStatus(view: MembershipView): ClusterStatus {
       members: view.members.length,
       alive: view.members.filter((m) => m.state === 'alive').length,
       capacityBytes: total('capacityBytes'),
-      ...(Object.fromEntries(NODE_FIGURES.map((field) => [field, total(field)])) as NodeFigures),
+      ...figuresBy(total),
     },
   };
 }

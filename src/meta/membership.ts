@@ -1,4 +1,4 @@
-import { NODE_FIGURES, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeFigures, type RegisterRequest } from './types';
+import { figuresBy, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeFigures, type RegisterRequest } from './types';
 
 export type MembershipChange = 'joined' | 'changed' | 'left' | 'lapsed';
 
@@ -106,5 +106,5 @@ export class Membership {
 
 /** The figures a heartbeat carries, 0 where a node sent none (an older version) or none came yet. */
 function figuresOf(from: Partial<NodeFigures> | undefined): NodeFigures {
-  return Object.fromEntries(NODE_FIGURES.map((field) => [field, from?.[field] ?? 0])) as NodeFigures;
+  return figuresBy((field) => from?.[field] ?? 0);
 }

@@ -27,6 +27,11 @@ export interface Lease {
 export const NODE_FIGURES = ['usedBytes', 'hits', 'misses', 'pinnedBytes', 'peerBlocks', 'peerFailures', 'servedBlocks', 's3GetBytes'] as const;
 export type NodeFigures = Record<(typeof NODE_FIGURES)[number], number>;
 
+/** Every figure, each worked out by valueOf. */
+export function figuresBy(valueOf: (field: keyof NodeFigures) => number): NodeFigures {
+  return Object.fromEntries(NODE_FIGURES.map((field) => [field, valueOf(field)])) as NodeFigures;
+}
+
 export interface HeartbeatRequest extends NodeFigures {
   nodeId: string;
 }

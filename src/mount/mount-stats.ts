@@ -55,32 +55,35 @@ export async function mountStats(config: MountConfig, cache: BlockCache, metrics
 export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<NodeFigures> {
   const tiers = cache.stats();
   const sum = (field: 'usedBytes' | 'hits' | 'pinnedBytes') => tiers.reduce((total, tier) => total + tier[field], 0);
-  const blocks = await byLabel(metrics.peerBlocks, 'outcome');
-  const served = await byLabel(metrics.peerServed, 'outcome');
+  const peers = await peerFigures(metrics);
   return {
     usedBytes: sum('usedBytes'),
     hits: sum('hits'),
     misses: tiers.at(-1)?.misses ?? 0,
     pinnedBytes: sum('pinnedBytes'),
-    peerBlocks: blocks.peer ?? 0,
-    peerFailures: blocks['peer-failed'] ?? 0,
-    servedBlocks: served.ok ?? 0,
+    peerBlocks: peers.blocks.peer,
+    peerFailures: peers.blocks.peerFailed,
+    servedBlocks: peers.served.ok,
     s3GetBytes: await total(metrics.s3GetBytes),
   };
 }
 
 async function clusterFigures(metrics: Metrics): Promise<Pick<MountStats, 'peers' | 'listings'>> {
+  const listings = await byLabel(metrics.listings, 'outcome');
+  return {
+    peers: await peerFigures(metrics),
+    listings: { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 },
+  };
+}
+
+async function peerFigures(metrics: Metrics): Promise<NonNullable<MountStats['peers']>> {
   const blocks = await byLabel(metrics.peerBlocks, 'outcome');
   const served = await byLabel(metrics.peerServed, 'outcome');
   const received = await byLabel(metrics.peerReceivedBytes, 'encoding');
-  const listings = await byLabel(metrics.listings, 'outcome');
   return {
-    peers: {
-      blocks: { peer: blocks.peer ?? 0, origin: blocks.origin ?? 0, peerFailed: blocks['peer-failed'] ?? 0 },
-      served: { ok: served.ok ?? 0, error: served.error ?? 0 },
-      receivedBytes: { raw: received.raw ?? 0, lz4: received.lz4 ?? 0 },
-    },
-    listings: { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 },
+    blocks: { peer: blocks.peer ?? 0, origin: blocks.origin ?? 0, peerFailed: blocks['peer-failed'] ?? 0 },
+    served: { ok: served.ok ?? 0, error: served.error ?? 0 },
+    receivedBytes: { raw: received.raw ?? 0, lz4: received.lz4 ?? 0 },
   };
 }
 

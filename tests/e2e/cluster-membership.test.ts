@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { MountStats } from '../../src/mount/mount-stats';
-import { assertSameBytes, childExit, freePort, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
+import { assertSameBytes, bytesWrittenBy, childExit, freePort, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
 import { assertOneLineError, cleanUpDaemons, CliResult, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
 import { dropPageCache } from '../support/cache-fixture';
 import { startMetaProcess } from '../support/meta-process';
@@ -135,11 +135,8 @@ async function assertReadsMatchS3(node: Node, what: string): Promise<void> {
   for (const [key, expected] of OBJECTS) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);
 }
 
-/** Bytes the origin process has written to its sockets: what S3 sent, counted at S3's side. */
-async function originSentBytes(): Promise<number> {
-  const io = await readFile(`/proc/${s3.server.pid}/io`, 'utf8');
-  return Number(/^wchar: (\d+)$/m.exec(io)![1]);
-}
+/** What S3 sent, counted at S3's side. */
+const originSentBytes = async (): Promise<number> => bytesWrittenBy(s3.server.pid);
 
 async function readAllFrom(node: Node, objects: Map<string, Buffer>, what: string): Promise<void> {
   for (const [key, expected] of objects) assertSameBytes(await readFile(join(node.mountpoint, key)), expected, `${what}: ${node.id} ${key}`);

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import type { WarmupReport } from '../../src/warmup/tally';
 import { statsOf } from '../support/cache-fixture';
-import { assertSameBytes, childExit, freePort, MiB, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
+import { assertSameBytes, bytesWrittenBy, childExit, freePort, MiB, patternBytes, putObjects, waitFor } from '../support/e2e-helpers';
 import { startMetaProcess } from '../support/meta-process';
 import { CACHALOT, cleanUpDaemons, mountForeground, runCli, type CliResult } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
@@ -53,11 +53,8 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** Bytes the origin process has written to its sockets: what S3 sent. */
-async function originSentBytes(): Promise<number> {
-  const io = await readFile(`/proc/${s3.server.pid}/io`, 'utf8');
-  return Number(/^wchar: (\d+)$/m.exec(io)![1]);
-}
+/** What S3 sent, counted at S3's side. */
+const originSentBytes = async (): Promise<number> => bytesWrittenBy(s3.server.pid);
 
 function warmupArgs(extra: string[]): string[] {
   return ['warmup', '--meta', `127.0.0.1:${metaPort}`, '--token-file', tokenFile, '--json', ...extra];

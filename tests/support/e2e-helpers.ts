@@ -155,6 +155,11 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Bytes a process has written (to its sockets and files, /proc/PID/io wchar): for the origin, what S3 sent. */
+export function bytesWrittenBy(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls until check() is truthy or the deadline passes; returns the last value. Bounded. */
