@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what cachalot needs on Debian, where missing: fuse3 (FUSE at run
-# time), libfuse3-dev and a C++ toolchain (native/fuse is built here), then
+# time), libfuse3-dev, libnghttp2-dev, liblz4-dev and a C++ toolchain
+# (native/fuse and native/peer are built here), then
 # npm packages from the lockfile, then builds. systemd is only for
 # `systemd-analyze verify` of the units in the tests (nothing is started).
 # Idempotent. `--bench` also installs rclone and s3fs for `npm run bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(fuse3 libfuse3-dev pkg-config g++ make python3 systemd)
+packages=(fuse3 libfuse3-dev libnghttp2-dev liblz4-dev pkg-config g++ make python3 systemd)
 [ "${1:-}" = "--bench" ] && packages+=(rclone s3fs)
 
 missing=()

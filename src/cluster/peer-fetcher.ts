@@ -11,7 +11,7 @@ import { PeerSessions } from './peer-sessions';
  * HTTP/2's default 64 KiB receive window makes the owner wait for a window
  * update every 64 KiB: a few blocks' worth, per call and per connection, lets it stream.
  */
-const RECEIVE_WINDOW = 32 * 1024 * 1024;
+export const RECEIVE_WINDOW = 32 * 1024 * 1024;
 
 export interface PeerFetcherOptions {
   token: string;
@@ -31,6 +31,14 @@ export interface Received {
   wireBytes: number;
 }
 
+/** Fills a block buffer with a block that another node holds (this file's PeerFetcher, or native/peer's). */
+export interface BlockFetcher {
+  /** Fills `into` (exactly the block's length) with the block; what `into` held is undefined after a failure. */
+  fetch(address: string, request: BlockRequest, into: Buffer): Promise<Received>;
+  /** The fetches still running fail; none writes its buffer after this. */
+  close(): void;
+}
+
 /**
  * Asks other nodes for blocks (the gRPC service of proto/cachalot/peer.proto,
  * on node:http2: the bytes go from the wire straight into the buffer given),
@@ -39,14 +47,13 @@ export interface Received {
  * matches: a peer that lies, stalls or dies fails it (PeerFailed), never the
  * read.
  */
-export class PeerFetcher {
+export class PeerFetcher implements BlockFetcher {
   private readonly sessions: PeerSessions;
 
   constructor(private readonly options: PeerFetcherOptions) {
     this.sessions = new PeerSessions(options.tls, RECEIVE_WINDOW);
   }
 
-  /** Fills `into` (exactly the block's length) with the block; what `into` held is undefined after a failure. */
   async fetch(address: string, request: BlockRequest, into: Buffer): Promise<Received> {
     const { start, end } = blockRange(request);
     if (into.length !== end - start) throw new RangeError(`a buffer of ${into.length} bytes for a block of ${end - start}`);

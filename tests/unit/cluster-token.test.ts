@@ -1,13 +1,14 @@
 // The cluster secret: token files and the constant-time comparison.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { readClusterToken, tokensMatch } from '../../src/cluster/cluster-token';
 import { isCachalotError } from '../../src/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-token-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function tokenFile(name: string, text: string, mode = 0o600): string {
   const path = join(dir, name);

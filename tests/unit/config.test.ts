@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { loadMountConfig } from '../../src/config/load-config';
 import { parseDuration, parseSize } from '../../src/config/units';
 import { isCachalotError } from '../../src/errors';
@@ -37,8 +37,12 @@ test('s3 URIs: bucket and folder prefix; bad ones are InvalidUri', () => {
   }
 });
 
+const dir = mkdtempSync(join(tmpdir(), 'cachalot-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function configFile(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'cachalot-config-')), 'cachalot.toml');
+  const path = join(dir, `cachalot-${++files}.toml`);
   writeFileSync(path, text);
   return path;
 }
