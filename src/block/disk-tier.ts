@@ -1,4 +1,3 @@
-import { crc32c } from '@node-rs/crc32';
 import { chmod, mkdir, open as openFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
@@ -10,6 +9,7 @@ import { CacheDirLock } from './cache-dir-lock';
 import { blockFile, DiskEntry, DiskIndex } from './disk-index';
 import { TinyLfuPolicy } from './tiny-lfu';
 import { BlockCache, BlockId, blockKey, PinnedBlocks, TierStats } from './types';
+import { crc32c } from './crc32c';
 
 export interface DiskSpace {
   freeBytes: number;

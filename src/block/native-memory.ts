@@ -1,22 +1,7 @@
-import { resolve } from 'node:path';
+import { io } from './io-addon';
 
 /** The alignment O_DIRECT wants of memory, file offsets and lengths: a page. */
 export const DIRECT_IO_ALIGNMENT = 4096;
-
-const ADDON = resolve(__dirname, '../../../native/io/build/Release/cachalot_io.node');
-
-interface IoAddon {
-  alignedBuffer(size: number, alignment: number): Buffer;
-  addressOf(buffer: Buffer): bigint;
-  bufferAt(address: bigint, length: number): Buffer;
-}
-
-let addon: IoAddon | undefined;
-
-function io(): IoAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (addon ??= require(ADDON) as IoAddon);
-}
 
 /**
  * A Buffer whose memory starts on a page boundary, for O_DIRECT I/O (Node's

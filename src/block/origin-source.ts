@@ -1,7 +1,7 @@
-import { crc32c } from '@node-rs/crc32';
 import type { ObjectStore } from '../object/types';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { BlockRequest, BlockSource, blockRange } from './types';
+import { crc32c } from './crc32c';
 
 /** The most one GET asks for when it loads several blocks: 16 MiB (two blocks of the default size). */
 export const MAX_RUN_BYTES = 16 * 2 ** 20;

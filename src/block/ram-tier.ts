@@ -1,10 +1,10 @@
-import { crc32c } from '@node-rs/crc32';
 import { uncompress } from 'lz4-napi';
 import { Logger, silentLogger } from '../obs/logger';
 import { type BlockBuffer, BufferPool } from './block-buffer';
 import { compressIfItPays } from './lz4-block';
 import { TinyLfuPolicy } from './tiny-lfu';
 import { BlockCache, BlockId, TierStats, blockKey } from './types';
+import { crc32c } from './crc32c';
 
 export interface RamTierOptions {
   capacityBytes: number;

@@ -1,6 +1,6 @@
-import { crc32c } from '@node-rs/crc32';
 import { uncompress } from 'lz4-napi';
 import { BlockChunkDecoder, ChunkEncoding } from './block-chunk-codec';
+import { crc32c } from '../block/crc32c';
 
 /** Bytes of lz4-napi's prefix: the uncompressed length, little-endian. */
 const LZ4_PREFIX_BYTES = 4;

@@ -1,4 +1,3 @@
-import { crc32c } from '@node-rs/crc32';
 import { status } from '@grpc/grpc-js';
 import { createSecureServer, createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { finished } from 'node:stream/promises';
@@ -14,6 +13,7 @@ import { describeTls, type ClusterTls } from './grpc-tls';
 import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
 import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
 import type { BlockOps } from '../block/block-ops';
+import { crc32c } from '../block/crc32c';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;

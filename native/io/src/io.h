@@ -5,3 +5,4 @@
 napi_value AlignedBufferFunction(napi_env env);
 napi_value AddressOfFunction(napi_env env);
 napi_value BufferAtFunction(napi_env env);
+napi_value Crc32cFunction(napi_env env);

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "crc32c.h"
+#include "../../common/crc32c.h"
 
 namespace cachalot {
 namespace {
