@@ -15,17 +15,24 @@ export interface DispatchOptions {
 
 /** Batches of operations that load nothing: many blocks a call. */
 const CHECK_BATCH = 512;
+/**
+ * Blocks a load call carries: one GET's worth (a node sends two consecutive
+ * blocks as one ranged GET, docs/CACHE.md "Runs"), so that a call's blocks
+ * arrive together and the next call follows each one at once. Calls of a
+ * quarter of --parallel made every GET wait for the slowest of its batch.
+ */
+const LOAD_BATCH = 2;
 
 /**
  * Sends every node its units in batches. For loads, a node has at most
- * `parallel` blocks in flight: a few small batches at once, so that one
+ * `parallel` blocks in flight: many small batches at once, so that one
  * batch's last block does not leave the node idle while the next is asked.
  */
 export async function dispatch(queues: Map<LoadingNode, Unit[]>, options: DispatchOptions): Promise<void> {
   const { op, pin, parallel, stopped, onResult } = options;
   const loads = op === 'warm';
-  const batch = loads ? Math.max(1, Math.floor(parallel / 4)) : CHECK_BATCH;
-  const callsPerNode = loads ? Math.ceil(parallel / batch) : 2;
+  const batch = loads ? Math.min(LOAD_BATCH, parallel) : CHECK_BATCH;
+  const callsPerNode = loads ? Math.floor(parallel / batch) : 2;
   const perNode = async (node: LoadingNode, units: Unit[]) => {
     let next = 0;
     const caller = async () => {

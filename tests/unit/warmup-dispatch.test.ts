@@ -1,0 +1,54 @@
+// How warm-up hands a node its blocks: one GET's worth (two blocks) a call,
+// never more than --parallel blocks loading at once on a node, every block
+// answered once, and loads that follow each other without waiting for a batch.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BlockOpsRequest, BlockOpsReply } from '../../src/block/block-ops';
+import { dispatch } from '../../src/warmup/dispatch';
+import type { LoadingNode, Unit } from '../../src/warmup/plan';
+
+function units(count: number): Unit[] {
+  const object = { name: 's3://b/k', size: count * 8, pending: count };
+  return Array.from({ length: count }, (_, index) => ({ block: { bucket: 'b', key: 'k', etag: '"e"', index, objectSize: count * 8, blockSize: 8 }, length: 8, object }));
+}
+
+/** A node whose loads take a little while each; it counts what it was asked. */
+function countingNode() {
+  const stats = { inFlight: 0, maxInFlight: 0, largestCall: 0, calls: 0 };
+  const node: LoadingNode = {
+    name: 'n',
+    run: async (request: BlockOpsRequest): Promise<BlockOpsReply> => {
+      stats.calls++;
+      stats.largestCall = Math.max(stats.largestCall, request.blocks.length);
+      stats.inFlight += request.blocks.length;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      stats.inFlight -= request.blocks.length;
+      return { results: request.blocks.map(() => ({ outcome: 'loaded', pinned: false, errorCode: '', error: '' })), blockSize: 8, pinnedBytes: 0, pinCapacityBytes: 0 };
+    },
+  };
+  return { node, stats };
+}
+
+for (const parallel of [1, 3, 16]) {
+  test(`loads at --parallel ${parallel}: calls of at most two blocks, at most ${parallel} loading, every block answered once`, async () => {
+    const { node, stats } = countingNode();
+    const answered = new Map<number, number>();
+    await dispatch(new Map([[node, units(50)]]), {
+      op: 'warm',
+      pin: false,
+      parallel,
+      stopped: () => false,
+      onResult: (_node, unit, result) => {
+        assert.equal(result.outcome, 'loaded');
+        answered.set(unit.block.index, (answered.get(unit.block.index) ?? 0) + 1);
+      },
+    });
+    assert.deepEqual([...answered.keys()].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+    assert.ok([...answered.values()].every((n) => n === 1));
+    assert.ok(stats.largestCall <= 2, `a call of ${stats.largestCall} blocks`);
+    assert.ok(stats.maxInFlight <= parallel, `${stats.maxInFlight} blocks loading at once`);
+    // Enough calls at once to keep the node busy: all of --parallel (rounded down to whole calls).
+    assert.equal(stats.maxInFlight, parallel === 3 ? 2 : parallel);
+  });
+}
