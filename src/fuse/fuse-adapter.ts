@@ -6,7 +6,6 @@ import { VfsError, type Attr, type DirEntry, type Vfs } from '../vfs/types';
 import { InodeTable } from './inode-table';
 import { setKernelReadahead } from './kernel-readahead';
 import { FuseOp, nativeFuse, type StatArgs } from './native-fuse';
-import { ReplyBuffers } from './reply-buffers';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -62,7 +61,6 @@ export async function mountFuse(
   const fuse = nativeFuse();
   const inodes = new InodeTable();
   const listings = new Map<number, Listing>();
-  const buffers = new ReplyBuffers();
   let nextListing = 1;
   let markEnded: () => void = () => {};
   const ended = new Promise<void>((resolve) => (markEnded = resolve));
@@ -109,15 +107,12 @@ export async function mountFuse(
         // The kernel keeps the pages it cached from the last open while the object is unchanged.
         return serve('open', id, open, ({ handle, version }) => fuse.replyOpen(session, id, handle, inodes.reopenedAt(ino, version)));
       }
-      case FuseOp.Read: {
-        const buffer = buffers.take(size);
-        const read = () => vfs.read(fh, buffer, size, offset);
-        return serve('read', id, read, (bytes) => {
-          metrics?.readBytes.inc(bytes);
-          const reuse = () => buffers.give(buffer);
-          if (!fuse.replyBuffer(session, id, buffer, bytes, reuse)) reuse();
+      case FuseOp.Read:
+        // The reply goes to the kernel from the cached blocks themselves; they are held until it has them.
+        return serve('read', id, () => vfs.read(fh, size, offset), (slices) => {
+          metrics?.readBytes.inc(slices.bytes);
+          if (!fuse.replyBuffers(session, id, slices.buffers, slices.release)) slices.release();
         });
-      }
       case FuseOp.Release:
         return serve('release', id, () => vfs.release(fh), () => fuse.replyErr(session, id, 0));
       case FuseOp.Opendir: {

@@ -44,11 +44,11 @@ export interface NativeFuse {
   replyAttr(session: SessionHandle, id: number, ...stat: [...StatArgs, attrTimeoutSec: number]): boolean;
   replyOpen(session: SessionHandle, id: number, fh: number, keepCache: boolean): boolean;
   /**
-   * Sends `length` bytes of `buffer`, copied into the kernel on a worker
-   * thread; `done` is called once they are, when `buffer` may be reused
-   * (not called when the id is not in flight: false).
+   * Sends the bytes of `buffers`, back to back, copied into the kernel on a
+   * worker thread; `done` is called once they are, when the buffers may be
+   * reused (not called when the id is not in flight: false).
    */
-  replyBuffer(session: SessionHandle, id: number, buffer: Buffer, length: number, done: () => void): boolean;
+  replyBuffers(session: SessionHandle, id: number, buffers: Buffer[], done: () => void): boolean;
   replyStatfs(session: SessionHandle, id: number, blockSize: number, blocks: number, blocksFree: number, files: number, nameMax: number): boolean;
   /** Sends the entries from index `offset` on that fit in `size` bytes; returns how many (-1: not in flight). */
   replyDir(session: SessionHandle, id: number, size: number, offset: number, names: string[], inos: number[], dirs: boolean[]): number;

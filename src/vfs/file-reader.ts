@@ -3,6 +3,7 @@ import { MAX_RUN_BYTES } from '../block/origin-source';
 import type { BlockRequest } from '../block/types';
 import type { HeldBlocks, Hold } from './held-blocks';
 import type { FileNode } from './namespace';
+import type { ReadSlices } from './types';
 
 export interface ReaderOptions {
   bucket: string;
@@ -42,9 +43,14 @@ export class FileReader {
     this.runBlocks = Math.max(1, Math.min(this.maxWindow, Math.floor(MAX_RUN_BYTES / options.blockSize)));
   }
 
-  async read(target: Buffer, length: number, position: number): Promise<number> {
+  /**
+   * The bytes at [position, position + length) as views of the blocks that
+   * hold them, each block held until release(): a FUSE reply goes to the
+   * kernel straight from them, with no copy in between.
+   */
+  async slices(length: number, position: number): Promise<ReadSlices> {
     const end = Math.min(this.file.size, position + length);
-    if (position >= end) return 0;
+    if (position >= end) return { buffers: [], bytes: 0, release: ignore };
     const { blockSize } = this.options;
     const first = Math.floor(position / blockSize);
     const last = Math.floor((end - 1) / blockSize);
@@ -59,22 +65,29 @@ export class FileReader {
     this.prefetch(last + 1, this.prefetchEnd(last));
     this.dropBehind(first, last);
 
-    let copied = 0;
-    let next = 0;
+    const held: BlockBuffer[] = [];
+    const buffers: Buffer[] = [];
     try {
-      for (; next < demand.length; next++) {
+      for (const [next, pending] of demand.entries()) {
         const i = first + next;
-        const block = await demand[next];
+        const block = await pending;
+        held.push(block);
         const from = Math.max(position, i * blockSize) - i * blockSize;
         const to = Math.min(end, (i + 1) * blockSize) - i * blockSize;
-        copied += block.bytes.copy(target, copied, from, to);
-        block.release();
+        buffers.push(block.bytes.subarray(from, to));
       }
     } catch (err) {
-      for (const rest of demand.slice(next + 1)) rest.then(releaseBlock, ignore);
+      held.forEach(releaseBlock);
+      for (const rest of demand.slice(held.length + 1)) rest.then(releaseBlock, ignore);
       throw err;
     }
-    return copied;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      held.forEach(releaseBlock);
+    };
+    return { buffers, bytes: end - position, release };
   }
 
   /** Releases every block this reader holds. */
@@ -114,9 +127,17 @@ export class FileReader {
    * run: as the reader moves on, blocks are asked for a run at a time, which
    * one GET loads, rather than one by one.
    */
+  /**
+   * Where prefetch stops: the window past the blocks being read, its end
+   * rounded up to a whole run (blocks one GET loads together) once the
+   * window is as long as a run. A window still growing is rounded to its own
+   * length, so that the first read of a file is not a whole run of prefetch
+   * (with 1 MiB blocks a run is 16 of them).
+   */
   private prefetchEnd(last: number): number {
     const end = last + 1 + this.window;
-    return Math.min(this.blockCount, this.window === 0 ? end : Math.ceil(end / this.runBlocks) * this.runBlocks);
+    const run = Math.min(this.runBlocks, this.window);
+    return Math.min(this.blockCount, run === 0 ? end : Math.ceil(end / run) * run);
   }
 
   private prefetch(from: number, to: number): void {

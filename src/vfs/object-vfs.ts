@@ -4,7 +4,7 @@ import type { Logger } from '../obs/logger';
 import { FileReader } from './file-reader';
 import type { HeldBlocks } from './held-blocks';
 import type { Namespace, Node } from './namespace';
-import { Attr, DirEntry, StatFs, Vfs, VfsError } from './types';
+import { Attr, DirEntry, ReadSlices, StatFs, Vfs, VfsError } from './types';
 
 export interface ObjectVfsOptions {
   bucket: string;
@@ -67,12 +67,12 @@ export class ObjectVfs implements Vfs {
     return handle;
   }
 
-  async read(handle: number, target: Buffer, length: number, position: number): Promise<number> {
+  async read(handle: number, length: number, position: number): Promise<ReadSlices> {
     const open = this.handles.get(handle);
     if (!open) throw new VfsError('EBADF', `handle ${handle} is not open`);
     this.readsInFlight++;
     try {
-      return await open.reader.read(target, length, position);
+      return await open.reader.slices(length, position);
     } catch (err) {
       if (isCachalotError(err, 'PreconditionFailed')) {
         // The object changed under an open file: never mix versions; the next open sees the new one.

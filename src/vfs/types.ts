@@ -37,13 +37,20 @@ export interface StatFs {
   nameMax: number;
 }
 
+/** What one read returns: views of the blocks that hold the bytes, back to back, held until release() (once). */
+export interface ReadSlices {
+  buffers: Buffer[];
+  bytes: number;
+  release(): void;
+}
+
 export interface Vfs {
   getattr(path: string): Promise<Attr>;
   readdir(path: string): Promise<DirEntry[]>;
   /** Returns a handle; the open file stays pinned to the version it saw. */
   open(path: string, flags: number): Promise<number>;
-  /** Bytes copied into target (0 at end of file). */
-  read(handle: number, target: Buffer, length: number, position: number): Promise<number>;
+  /** The bytes read (none at end of file), as views of cached blocks held until release(). */
+  read(handle: number, length: number, position: number): Promise<ReadSlices>;
   release(handle: number): Promise<void>;
   statfs(): StatFs;
   /**

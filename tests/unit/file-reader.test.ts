@@ -32,10 +32,13 @@ function setup(size: number, options: { budget?: number; readaheadMax?: number }
   return { memory, failing, bytes, budget, pool, open };
 }
 
+/** The bytes of one read, copied out of its slices before they are let go. */
 async function readAt(reader: FileReader, position: number, length: number): Promise<Buffer> {
-  const target = Buffer.alloc(length);
-  const n = await reader.read(target, length, position);
-  return target.subarray(0, n);
+  const slices = await reader.slices(length, position);
+  const bytes = Buffer.concat(slices.buffers);
+  assert.equal(bytes.length, slices.bytes);
+  slices.release();
+  return bytes;
 }
 
 /** A small seeded PRNG (mulberry32), so a failing case can be replayed. */
@@ -76,12 +79,41 @@ test('sequential reads grow a readahead window; the budget is returned on close'
   assert.equal(budget.inUse, 0);
 });
 
+test('a read\'s slices stay the bytes asked for until released, while the reader moves on and its blocks are reused', async () => {
+  const { bytes, open } = setup(32 * BLOCK);
+  const reader = open();
+  // Across a block boundary: two views.
+  const held = await reader.slices(BLOCK, BLOCK / 2);
+  assert.equal(held.buffers.length, 2);
+  // The reader goes on far past them: the blocks behind are dropped, and the pool (4 blocks, poisoned on release) reuses their memory.
+  for (let pos = 2 * BLOCK; pos < bytes.length; pos += 16 * 1024) await readAt(reader, pos, 16 * 1024);
+  assert.ok(Buffer.concat(held.buffers).equals(bytes.subarray(BLOCK / 2, BLOCK / 2 + BLOCK)));
+  held.release();
+  held.release(); // once only
+  reader.close();
+  const past = await open().slices(100, bytes.length);
+  assert.deepEqual([past.buffers.length, past.bytes], [0, 0]);
+});
+
 test('prefetch runs ahead of the reader: blocks are requested before they are read', async () => {
   const { memory, open } = setup(32 * BLOCK);
   const reader = open();
   for (let pos = 0; pos < 4 * BLOCK; pos += 16 * 1024) await readAt(reader, pos, 16 * 1024);
   await new Promise((r) => setImmediate(r));
   assert.ok(memory.getBytes > 4 * BLOCK, `only ${memory.getBytes / BLOCK} blocks requested after reading 4`);
+  reader.close();
+});
+
+test('the first read of a file prefetches the next block, not a whole run; a long sequential read goes out in runs', async () => {
+  const { memory, open } = setup(32 * BLOCK);
+  const reader = open();
+  await readAt(reader, 0, 1000);
+  await new Promise((r) => setImmediate(r));
+  // A run here is 8 blocks (readaheadMax); the window is 1 block after one read.
+  assert.equal(memory.getBytes, 2 * BLOCK, `${memory.getBytes / BLOCK} blocks fetched after one small read`);
+  for (let pos = 1000; pos < 16 * BLOCK; pos += 16 * 1024) await readAt(reader, pos, 16 * 1024);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(memory.getBytes >= 24 * BLOCK, `the window (8 blocks) rounded to whole runs past block 16: ${memory.getBytes / BLOCK} blocks`);
   reader.close();
 });
 

@@ -2,6 +2,7 @@
 // request arrived with. Each returns true when the answer was sent, false when
 // the id was not in flight (already answered, or the session has ended).
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -115,16 +116,15 @@ napi_value ReplyOpen(napi_env env, napi_callback_info info) {
 struct AsyncReply {
   Session* session;
   fuse_req_t req;
-  const char* data;
-  size_t length;
-  napi_ref buffer;  // keeps the bytes alive until the kernel has copied them
+  std::vector<iovec> pieces;
+  napi_ref buffers;  // the list of Buffers: keeps the bytes alive until the kernel has copied them
   napi_ref done;
   napi_async_work work;
 };
 
 void WriteReply(napi_env, void* data) {
   auto* r = static_cast<AsyncReply*>(data);
-  fuse_reply_buf(r->req, r->data, r->length);
+  fuse_reply_iov(r->req, r->pieces.data(), static_cast<int>(r->pieces.size()));
 }
 
 void ReplyWritten(napi_env env, napi_status, void* data) {
@@ -132,7 +132,7 @@ void ReplyWritten(napi_env env, napi_status, void* data) {
   napi_value done, global;
   napi_get_reference_value(env, r->done, &done);
   napi_get_global(env, &global);
-  napi_delete_reference(env, r->buffer);
+  napi_delete_reference(env, r->buffers);
   napi_delete_reference(env, r->done);
   napi_delete_async_work(env, r->work);
   Session* s = r->session;
@@ -141,24 +141,34 @@ void ReplyWritten(napi_env env, napi_status, void* data) {
   napi_call_function(env, global, done, 0, nullptr, nullptr);
 }
 
-// replyBuffer(handle, id, buffer, length, done): the copy into the kernel (a
-// memcpy of up to 1 MiB into the reader's pages) runs on a libuv worker
-// thread, not the JS thread, which it was the largest cost of; done() is
-// called once the kernel has the bytes and the buffer may be reused. Not
-// called when the id was not in flight (the return value is false).
-napi_value ReplyBuffer(napi_env env, napi_callback_info info) {
-  Call c(env, info, 5);
+// replyBuffers(handle, id, buffers, done): the bytes of the Buffers, back to
+// back (views of cached blocks: no copy on the JS thread), go to the kernel
+// in one writev on a libuv worker thread, not the JS thread, which the copy
+// into the reader's pages was the largest cost of; done() is called once the
+// kernel has the bytes and the Buffers may be let go. Not called when the id
+// was not in flight (the return value is false).
+napi_value ReplyBuffers(napi_env env, napi_callback_info info) {
+  Call c(env, info, 4);
   if (!c.req) return c.result(-1);
-  void* data = nullptr;
-  size_t capacity = 0;
-  if (napi_get_buffer_info(env, c.argv[2], &data, &capacity) != napi_ok) {
-    fuse_reply_err(c.req, EIO);
-    return Throw(env, "replyBuffer: not a Buffer");
+  bool list = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, c.argv[2], &list) == napi_ok && list) napi_get_array_length(env, c.argv[2], &count);
+  std::vector<iovec> pieces;
+  for (uint32_t i = 0; list && i < count; i++) {
+    napi_value item;
+    void* data = nullptr;
+    size_t length = 0;
+    napi_get_element(env, c.argv[2], i, &item);
+    if (napi_get_buffer_info(env, item, &data, &length) != napi_ok) list = false;
+    pieces.push_back({data, length});
   }
-  size_t length = static_cast<size_t>(c.number(3));
-  auto* r = new AsyncReply{c.session, c.req, static_cast<const char*>(data), length < capacity ? length : capacity, nullptr, nullptr, nullptr};
-  napi_create_reference(env, c.argv[2], 1, &r->buffer);
-  napi_create_reference(env, c.argv[4], 1, &r->done);
+  if (!list) {
+    fuse_reply_err(c.req, EIO);
+    return Throw(env, "replyBuffers: not a list of Buffers");
+  }
+  auto* r = new AsyncReply{c.session, c.req, std::move(pieces), nullptr, nullptr, nullptr};
+  napi_create_reference(env, c.argv[2], 1, &r->buffers);
+  napi_create_reference(env, c.argv[3], 1, &r->done);
   napi_value name;
   napi_create_string_utf8(env, "cachalot-fuse-reply", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, nullptr, name, WriteReply, ReplyWritten, r, &r->work);
@@ -227,7 +237,7 @@ napi_value InitReplies(napi_env env, napi_value exports) {
   Export(env, exports, "replyEntry", ReplyEntry);
   Export(env, exports, "replyAttr", ReplyAttr);
   Export(env, exports, "replyOpen", ReplyOpen);
-  Export(env, exports, "replyBuffer", ReplyBuffer);
+  Export(env, exports, "replyBuffers", ReplyBuffers);
   Export(env, exports, "replyStatfs", ReplyStatfs);
   Export(env, exports, "replyDir", ReplyDir);
   return exports;
