@@ -28,8 +28,15 @@ export interface GrpcCall {
  * no more data is handed out.
  */
 export function callPeer(sessions: PeerSessions, address: string, service: string, call: GrpcCall): Promise<void> {
+  return attempt(sessions, address, service, call, Date.now() + call.timeoutMs, 0);
+}
+
+/** Times a call refused unprocessed (REFUSED_STREAM) is sent again. */
+const MAX_REFUSALS = 3;
+
+function attempt(sessions: PeerSessions, address: string, service: string, call: GrpcCall, deadline: number, refusals: number): Promise<void> {
   const session = sessions.get(address);
-  const stream = session.request(callHeaders(call.path, call.timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(call.token) }));
+  const stream = session.request(callHeaders(call.path, deadline - Date.now(), { [AUTHORIZATION_HEADER]: bearerValue(call.token) }));
   stream.end(call.body);
   return new Promise((resolve, reject) => {
     let callStatus: CallStatus | undefined;
@@ -43,7 +50,7 @@ export function callPeer(sessions: PeerSessions, address: string, service: strin
       reject(err);
     };
     const timeoutReason = call.timeoutReason ?? `did not answer within ${call.timeoutMs / 1000} s`;
-    const timer = setTimeout(() => fail(new CachalotError('Timeout', `${service} ${timeoutReason}`)), call.timeoutMs);
+    const timer = setTimeout(() => fail(new CachalotError('Timeout', `${service} ${timeoutReason}`)), Math.max(0, deadline - Date.now()));
     stream.on('response', (headers) => {
       responded = true;
       callStatus ??= statusOf(headers);
@@ -57,7 +64,17 @@ export function callPeer(sessions: PeerSessions, address: string, service: strin
         fail(new CachalotError('BadResponse', `${service} ${(err as Error).message}`, { cause: err }));
       }
     });
-    stream.on('error', (err) => fail(fromConnectionError(err, service)));
+    stream.on('error', (err) => {
+      if (!settled && !responded && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM && refusals < MAX_REFUSALS) {
+        // Not processed (RFC 9113, 8.7): calls sent before the owner's SETTINGS
+        // came passed its limit of calls at once. Sent again, it waits its turn.
+        settled = true;
+        clearTimeout(timer);
+        attempt(sessions, address, service, call, deadline, refusals + 1).then(resolve, reject);
+        return;
+      }
+      fail(fromConnectionError(err, service));
+    });
     stream.on('close', () => {
       if (settled) return;
       if (!callStatus) {

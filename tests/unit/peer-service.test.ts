@@ -169,6 +169,21 @@ function suite(receiver: 'native' | 'thread'): void {
     peers.close();
   });
 
+  test('more calls than the owner takes at once (64) to a peer that stalls: all fail within the bound, and the client goes on', async () => {
+    const stalling: BlockSource = { load: () => new Promise(() => {}) };
+    const peers = client(500);
+    const address = await serve(stalling);
+    const started = Date.now();
+    const calls = Array.from({ length: 70 }, (_, i) => peers.fetch(address, { ...request, key: `train/stall-${i}` }));
+    // Those past 64, sent before the owner's SETTINGS came, are refused unprocessed and sent again: they time out as the rest.
+    await Promise.all(calls.map((call) => assertPeerFailed(call, /in time/)));
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
+    const block = await peers.fetch(await serve(honest), request);
+    assert.ok(block.bytes.equals(bytes));
+    block.release();
+    peers.close();
+  });
+
   test('it is gRPC: a grpc-js client reads a block from the peer service, and the peer client reads one from a grpc-js server', async () => {
     const Peer = grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer');
     const stock = new Peer(await serve(honest), credentials.createInsecure(), { interceptors: [bearerTokenInterceptor(TOKEN)] });

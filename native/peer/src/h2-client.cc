@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <utility>
 
 namespace cachalot {
 namespace {
@@ -24,6 +25,8 @@ constexpr size_t kReadBufferBytes = 256 * 1024;
 // Bytes of HTTP/2 output gathered before they are written.
 constexpr size_t kOutputBatchBytes = 1 << 20;
 constexpr int kMaxEvents = 64;
+// Times a call refused unprocessed (REFUSED_STREAM) is sent again.
+constexpr int kMaxRefusals = 3;
 
 int64_t NowMs() {
   using namespace std::chrono;
@@ -57,6 +60,7 @@ struct H2Client::Job {
   int64_t deadline;
   bool reported = false;
   bool responded = false;
+  int refusals = 0;
   bool statusSeen = false;  // grpc-status in the headers frame being read
   bool hasStatus = false;   // ... and that frame is over: the status is final
   std::string grpcStatus;
@@ -178,6 +182,9 @@ void H2Client::Run() {
       if (!conn->failed && conn->connected && (ev & EPOLLOUT)) Flush(conn);
     }
     ExpireJobs();
+    for (auto& job : std::exchange(refused_, {})) {
+      if (!job->reported) Start(std::move(job));
+    }
   }
   // Closing: every call still running ends, and no target is written after this.
   for (auto& [id, job] : jobs_) {
@@ -188,6 +195,7 @@ void H2Client::Run() {
     done_(std::move(result));
   }
   jobs_.clear();
+  refused_.clear();
   while (!live_.empty()) Drop(live_.back());
 }
 
@@ -199,6 +207,7 @@ void H2Client::Start(std::unique_ptr<Job> job) {
     result.end = CallEnd::kConnection;
     result.code = conn ? conn->errorCode : "EINVAL";
     result.message = conn ? conn->errorMessage : "not a HOST:PORT address: " + job->call.address;
+    jobs_.erase(job->call.id);  // a call sent again after a refusal is there
     return done_(std::move(result));
   }
   std::vector<nghttp2_nv> headers;
@@ -215,6 +224,7 @@ void H2Client::Start(std::unique_ptr<Job> job) {
     result.end = CallEnd::kConnection;
     result.code = "ERR_HTTP2_SESSION_ERROR";
     result.message = nghttp2_strerror(stream);
+    jobs_.erase(job->call.id);
     return done_(std::move(result));
   }
   job->streamId = stream;
@@ -400,14 +410,12 @@ CallResult H2Client::Ended(Job* job, uint32_t errorCode) {
 }
 
 // Reports the call; a stream still open is cancelled, and nothing it brings is written anywhere.
-void H2Client::Complete(Job* job, CallResult result) {
+void H2Client::Complete(Job* job, CallResult result, bool closing) {
   job->reported = true;
   jobs_.erase(job->call.id);
   Conn* conn = job->conn;
-  if (conn && !conn->failed && job->streamId > 0 && nghttp2_session_get_stream_user_data(conn->session, job->streamId) == job) {
-    nghttp2_session_set_stream_user_data(conn->session, job->streamId, nullptr);
-    nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, job->streamId, NGHTTP2_CANCEL);
-  }
+  // Cancelled whether or not its HEADERS went out yet (nghttp2 drops a request still queued).
+  if (conn && !conn->failed && job->streamId > 0 && !closing) nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, job->streamId, NGHTTP2_CANCEL);
   done_(std::move(result));
 }
 
@@ -435,7 +443,7 @@ int H2Client::NextTimeoutMs() const {
 int H2Client::OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name, size_t nameLength, const uint8_t* value, size_t valueLength, uint8_t, void*) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto* job = static_cast<Job*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-  if (!job || job->hasStatus) return 0;
+  if (!job || job->reported || job->hasStatus) return 0;
   std::string header(reinterpret_cast<const char*>(name), nameLength);
   if (header == "grpc-status") {
     job->statusSeen = true;
@@ -457,7 +465,7 @@ int H2Client::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, 
   }
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto* job = static_cast<Job*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-  if (!job) return 0;
+  if (!job || job->reported) return 0;
   if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) job->responded = true;
   if (job->statusSeen) job->hasStatus = true;
   if (!job->hasStatus) job->grpcMessage.clear();
@@ -466,7 +474,8 @@ int H2Client::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, 
 
 int H2Client::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, const uint8_t* data, size_t length, void* user) {
   auto* job = static_cast<Job*>(nghttp2_session_get_stream_user_data(session, stream));
-  if (!job || job->assembler.Write(data, length)) return 0;
+  // A reported call's target belongs to JavaScript again: whatever still comes for it is dropped.
+  if (!job || job->reported || job->assembler.Write(data, length)) return 0;
   CallResult result;
   result.id = job->call.id;
   result.end = CallEnd::kBadBlock;
@@ -480,7 +489,20 @@ int H2Client::OnStreamClose(nghttp2_session* session, int32_t stream, uint32_t e
   auto owned = conn->streams.find(stream);
   if (owned == conn->streams.end()) return 0;
   Job* job = owned->second.get();
-  if (!job->reported) conn->client->Complete(job, conn->client->Ended(job, errorCode));
+  if (!job->reported && errorCode == NGHTTP2_REFUSED_STREAM && !job->responded && job->refusals < kMaxRefusals) {
+    // Not processed (RFC 9113, 8.7): calls sent before the owner's SETTINGS
+    // came passed its limit of calls at once. Sent again, it waits its turn.
+    job->refusals++;
+    job->conn = nullptr;
+    job->streamId = 0;
+    job->bodySent = 0;
+    job->statusSeen = false;
+    job->grpcMessage.clear();
+    conn->client->refused_.push_back(std::move(owned->second));
+    conn->streams.erase(owned);
+    return 0;
+  }
+  if (!job->reported) conn->client->Complete(job, conn->client->Ended(job, errorCode), true);
   conn->streams.erase(owned);
   return 0;
 }

@@ -70,7 +70,8 @@ class H2Client {
   void Run();
   void Start(std::unique_ptr<Job> job);
   Conn* ConnTo(const std::string& address);
-  void Complete(Job* job, CallResult result);
+  // Reports the call; `closing`: its stream is closing already, else it is cancelled.
+  void Complete(Job* job, CallResult result, bool closing = false);
   void ExpireJobs();
   int NextTimeoutMs() const;
   void ReadFrom(Conn* conn);
@@ -98,8 +99,10 @@ class H2Client {
   // Connections new calls go on, by address; live_ also has those that failed or got GOAWAY, until dropped.
   std::unordered_map<std::string, Conn*> conns_;
   std::vector<Conn*> live_;
-  // Calls not yet reported (each owned by its connection's stream table).
+  // Calls not yet reported (each owned by its connection's stream table, or by refused_).
   std::unordered_map<uint64_t, Job*> jobs_;
+  // Calls the owner refused unprocessed, to send again.
+  std::vector<std::unique_ptr<Job>> refused_;
   nghttp2_session_callbacks* callbacks_ = nullptr;
   std::vector<uint8_t> readBuffer_;
 };
