@@ -24,7 +24,7 @@ export interface Lease {
  * (peerFailures); blocks it served to other nodes (servedBlocks); bytes its
  * GETs brought from S3 (s3GetBytes).
  */
-export const NODE_FIGURES = ['usedBytes', 'hits', 'misses', 'pinnedBytes', 'peerBlocks', 'peerFailures', 'servedBlocks', 's3GetBytes'] as const;
+export const NODE_FIGURES = ['usedBytes', 'hits', 'misses', 'pinnedBytes', 'peerBlocks', 'peerFailures', 'servedBlocks', 's3GetBytes', 'listingsFromMeta', 'listingsFromS3'] as const;
 export type NodeFigures = Record<(typeof NODE_FIGURES)[number], number>;
 
 /** Every figure, each worked out by valueOf. */

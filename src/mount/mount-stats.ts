@@ -56,6 +56,7 @@ export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<
   const tiers = cache.stats();
   const sum = (field: 'usedBytes' | 'hits' | 'pinnedBytes') => tiers.reduce((total, tier) => total + tier[field], 0);
   const peers = await peerFigures(metrics);
+  const listings = await listingFigures(metrics);
   return {
     usedBytes: sum('usedBytes'),
     hits: sum('hits'),
@@ -65,15 +66,18 @@ export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<
     peerFailures: peers.blocks.peerFailed,
     servedBlocks: peers.served.ok,
     s3GetBytes: await total(metrics.s3GetBytes),
+    listingsFromMeta: listings.meta,
+    listingsFromS3: listings.s3 + listings.metaFailed,
   };
 }
 
 async function clusterFigures(metrics: Metrics): Promise<Pick<MountStats, 'peers' | 'listings'>> {
+  return { peers: await peerFigures(metrics), listings: await listingFigures(metrics) };
+}
+
+async function listingFigures(metrics: Metrics): Promise<NonNullable<MountStats['listings']>> {
   const listings = await byLabel(metrics.listings, 'outcome');
-  return {
-    peers: await peerFigures(metrics),
-    listings: { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 },
-  };
+  return { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 };
 }
 
 async function peerFigures(metrics: Metrics): Promise<NonNullable<MountStats['peers']>> {

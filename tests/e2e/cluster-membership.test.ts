@@ -153,12 +153,12 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const s = await statusJson();
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1', 'node-2']);
     for (const m of s.members) {
-      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'misses', 'peerBlocks', 'peerFailures', 'pinnedBytes', 's3GetBytes', 'servedBlocks', 'state', 'usedBytes']);
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'listingsFromMeta', 'listingsFromS3', 'misses', 'peerBlocks', 'peerFailures', 'pinnedBytes', 's3GetBytes', 'servedBlocks', 'state', 'usedBytes']);
       assert.equal(m.state, 'alive');
       assert.match(m.address, /^127\.0\.0\.1:\d+$/, 'the advertised --peer-listen');
       assert.ok(m.leaseAgeMs >= 0 && m.leaseAgeMs <= LEASE_MS, `lease age ${m.leaseAgeMs}`);
       assert.ok(m.capacityBytes >= 256 * MiB, `capacity ${m.capacityBytes}: the tiers' sum`);
-      for (const n of [m.usedBytes, m.hits, m.misses, m.peerBlocks, m.peerFailures, m.servedBlocks, m.s3GetBytes]) assert.ok(Number.isInteger(n) && n >= 0);
+      for (const n of [m.usedBytes, m.hits, m.misses, m.peerBlocks, m.peerFailures, m.servedBlocks, m.s3GetBytes, m.listingsFromMeta, m.listingsFromS3]) assert.ok(Number.isInteger(n) && n >= 0);
     }
     assert.ok(s.epoch >= 4, `one epoch per join after the start: ${s.epoch}`);
     assert.deepEqual(s.totals, {
@@ -173,6 +173,8 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
       peerFailures: s.members.reduce((t, m) => t + m.peerFailures, 0),
       servedBlocks: s.members.reduce((t, m) => t + m.servedBlocks, 0),
       s3GetBytes: s.members.reduce((t, m) => t + m.s3GetBytes, 0),
+      listingsFromMeta: s.members.reduce((t, m) => t + m.listingsFromMeta, 0),
+      listingsFromS3: s.members.reduce((t, m) => t + m.listingsFromS3, 0),
     });
 
     // Heartbeats carry each mount's cache figures.
@@ -188,11 +190,14 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const reader = shared.members.find((m) => m.id === 'node-0')!;
     assert.ok(reader.peerBlocks > 0 && reader.s3GetBytes > 0 && reader.peerFailures === 0, `node-0's sharing: ${JSON.stringify(reader)}`);
     assert.equal(shared.totals.servedBlocks, reader.peerBlocks, `blocks served by the owners: ${JSON.stringify(shared.totals)}`);
+    // Its folder listings came from meta's shared cache, with meta up.
+    assert.ok(reader.listingsFromMeta > 0 && reader.listingsFromS3 === 0, `node-0's listings: ${JSON.stringify(reader)}`);
 
     const human = await status();
     assert.equal(human.code, 0, human.stderr);
     for (const id of ['node-0', 'node-1', 'node-2']) assert.match(human.stdout, new RegExp(`^${id}\\s+127\\.0\\.0\\.1:\\d+\\s+alive`, 'm'));
     assert.match(human.stdout, /epoch \d+, 3 members \(3 alive\)/);
+    assert.match(human.stdout, /^listings: [1-9]\d* from meta's shared cache, 0 from S3$/m);
 
     const stats = await statsOf(nodes[1]);
     assert.equal(stats.cluster?.nodeId, 'node-1');

@@ -8,7 +8,7 @@ const LEASE_MS = 1500;
 
 /** A heartbeat's figures; the others derived from these three, so that each field is seen to be carried. */
 function figures(usedBytes: number, hits: number, misses: number): NodeFigures {
-  return { usedBytes, hits, misses, pinnedBytes: 2 * usedBytes, peerBlocks: 3 * hits, peerFailures: misses + 1, servedBlocks: hits + 2, s3GetBytes: 5 * usedBytes };
+  return { usedBytes, hits, misses, pinnedBytes: 2 * usedBytes, peerBlocks: 3 * hits, peerFailures: misses + 1, servedBlocks: hits + 2, s3GetBytes: 5 * usedBytes, listingsFromMeta: hits + 3, listingsFromS3: misses + 4 };
 }
 
 function memoryStore(initial = 0): EpochStore & { saved: number[]; failing: boolean } {

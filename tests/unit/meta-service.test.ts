@@ -31,7 +31,7 @@ function capturingLogger() {
   return { log, lines };
 }
 
-const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192 };
+const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192, listingsFromMeta: 6, listingsFromS3: 2 };
 const figures = async () => FIGURES;
 
 test('register, heartbeat, members and leave through the client', async () => {
