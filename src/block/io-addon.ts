@@ -1,6 +1,4 @@
-import { resolve } from 'node:path';
-
-const ADDON = resolve(__dirname, '../../../native/io/build/Release/cachalot_io.node');
+import { nativeAddon } from '../native-addon';
 
 /** native/io (native/README.md): block memory and its checksum. */
 export interface IoAddon {
@@ -10,9 +8,4 @@ export interface IoAddon {
   crc32c(bytes: Uint8Array, initial?: number): number;
 }
 
-let addon: IoAddon | undefined;
-
-export function io(): IoAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (addon ??= require(ADDON) as IoAddon);
-}
+export const io = nativeAddon<IoAddon>('io');

@@ -1,13 +1,11 @@
-import { resolve } from 'node:path';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
+import { nativeAddon } from '../native-addon';
 import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
 import { fromConnectionError, fromGrpcError } from './grpc-errors';
 import { callHeaders, statusOf } from './grpc-http2';
 import { RECEIVE_WINDOW, type BlockFetcher, type PeerFetcherOptions, type Received } from './peer-fetcher';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
-
-const ADDON = resolve(__dirname, '../../../native/peer/build/Release/cachalot_peer.node');
 
 /** How a call ended (native/peer/src/h2-client.h, CallEnd). */
 const enum CallEnd {
@@ -110,9 +108,4 @@ function failure(outcome: CallOutcome, service: string): string {
   }
 }
 
-let loaded: PeerAddon | undefined;
-
-function addon(): PeerAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (loaded ??= require(ADDON) as PeerAddon);
-}
+const addon = nativeAddon<PeerAddon>('peer');

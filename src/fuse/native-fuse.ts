@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { nativeAddon } from '../native-addon';
 
 /**
  * Typed access to native/fuse, our N-API binding of libfuse3's low-level
@@ -54,11 +54,4 @@ export interface NativeFuse {
   replyDir(session: SessionHandle, id: number, size: number, offset: number, names: string[], inos: number[], dirs: boolean[]): number;
 }
 
-const ADDON = resolve(__dirname, '../../../native/fuse/build/Release/cachalot_fuse.node');
-
-let loaded: NativeFuse | undefined;
-
-export function nativeFuse(): NativeFuse {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (loaded ??= require(ADDON) as NativeFuse);
-}
+export const nativeFuse = nativeAddon<NativeFuse>('fuse');

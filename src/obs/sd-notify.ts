@@ -1,10 +1,8 @@
-import { resolve } from 'node:path';
 import { oneLine } from '../errors';
+import { nativeAddon } from '../native-addon';
 import type { Logger } from './logger';
 
-const ADDON = resolve(__dirname, '../../../native/notify/build/Release/cachalot_notify.node');
-
-let addon: { sendDatagram(path: string, message: string): void } | undefined;
+const notifyAddon = nativeAddon<{ sendDatagram(path: string, message: string): void }>('notify');
 
 /**
  * The sd_notify protocol towards systemd (Type=notify units): READY=1 once
@@ -29,9 +27,7 @@ export function systemdNotifier(log: Logger, env: NodeJS.ProcessEnv = process.en
   const send = (message: string) => {
     if (!socket) return;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      addon ??= require(ADDON) as NonNullable<typeof addon>;
-      addon.sendDatagram(socket, message);
+      notifyAddon().sendDatagram(socket, message);
     } catch (err) {
       // systemd restarting, or a socket gone: the service itself is fine; say so once, not at every ping.
       if (!warned) log.warn({ socket, message: message.split('\n')[0], err: oneLine(err) }, 'sd_notify failed');

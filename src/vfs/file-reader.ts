@@ -123,11 +123,6 @@ export class FileReader {
   }
 
   /**
-   * Where the window past the last block read ends, rounded up to a whole
-   * run: as the reader moves on, blocks are asked for a run at a time, which
-   * one GET loads, rather than one by one.
-   */
-  /**
    * Where prefetch stops: the window past the blocks being read, its end
    * rounded up to a whole run (blocks one GET loads together) once the
    * window is as long as a run. A window still growing is rounded to its own
