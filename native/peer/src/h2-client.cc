@@ -79,7 +79,6 @@ struct H2Client::Conn {
   nghttp2_session* session = nullptr;
   bool connected = false;
   bool failed = false;
-  bool goaway = false;
   bool watchingOut = true;
   // Why the connection failed (empty when the peer just closed it).
   std::string errorCode;
@@ -347,16 +346,20 @@ void H2Client::FailConn(Conn* conn, const std::string& code, const std::string& 
   conn->failed = true;
   conn->errorCode = code;
   conn->errorMessage = message;
-  auto mapped = conns_.find(conn->address);
-  if (mapped != conns_.end() && mapped->second == conn) conns_.erase(mapped);
+  Retire(conn);
   for (auto& [stream, job] : conn->streams) {
     if (!job->reported) Complete(job.get(), Ended(job.get(), NGHTTP2_NO_ERROR));
   }
 }
 
-void H2Client::Drop(Conn* conn) {
+// New calls to its address go on a new connection from now on; the calls it has go on.
+void H2Client::Retire(Conn* conn) {
   auto mapped = conns_.find(conn->address);
   if (mapped != conns_.end() && mapped->second == conn) conns_.erase(mapped);
+}
+
+void H2Client::Drop(Conn* conn) {
+  Retire(conn);
   for (size_t i = 0; i < live_.size(); i++) {
     if (live_[i] == conn) {
       live_[i] = live_.back();
@@ -458,9 +461,7 @@ int H2Client::OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, 
   auto* conn = static_cast<Conn*>(user);
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     // Calls it has taken go on; new ones go on a new connection.
-    conn->goaway = true;
-    auto mapped = conn->client->conns_.find(conn->address);
-    if (mapped != conn->client->conns_.end() && mapped->second == conn) conn->client->conns_.erase(mapped);
+    conn->client->Retire(conn);
     return 0;
   }
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;

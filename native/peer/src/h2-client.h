@@ -78,6 +78,7 @@ class H2Client {
   void Flush(Conn* conn);
   void Connected(Conn* conn);
   void FailConn(Conn* conn, const std::string& code, const std::string& message);
+  void Retire(Conn* conn);
   void Drop(Conn* conn);
   CallResult Ended(Job* job, uint32_t errorCode);
 
