@@ -59,6 +59,7 @@ function describe(meta: string, s: ClusterStatus): string {
     `cluster cache: ${formatBytes(t.usedBytes)} of ${formatBytes(t.capacityBytes)} used, ${formatBytes(t.pinnedBytes)} pinned; hit ratio ${hitRatio(t)}`,
     `sharing: ${t.peerBlocks} blocks from peers, ${t.peerFailures} from S3 after a peer failed, ${formatBytes(t.s3GetBytes)} from S3 in all`,
     `listings: ${t.listingsFromMeta} from meta's shared cache, ${t.listingsFromS3} from S3`,
+    `suspects: ${s.suspects.map((x) => `${x.id} (passed over by ${x.by.join(', ')})`).join('; ') || 'none'}`,
     '',
   ].join('\n');
 }

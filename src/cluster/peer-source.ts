@@ -11,6 +11,12 @@ export interface PeerMember {
   capacityBytes: number;
 }
 
+/** A peer this node passes over (it failed a request), and for how much longer. */
+export interface Suspect {
+  id: string;
+  msLeft: number;
+}
+
 /** Where a block loaded on a local miss came from: its owner, S3, or S3 after the owner failed. */
 export type PeerOutcome = 'peer' | 'origin' | 'peer-failed';
 
@@ -47,7 +53,8 @@ export interface PeerSourceOptions {
  * disks together hold a dataset larger than one node's.
  */
 export class PeerSource implements BlockSource {
-  private readonly suspects = new Map<string, number>();
+  /** Peer id -> when it may be asked again (ms). */
+  private readonly suspectUntil = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: PeerSourceOptions) {
@@ -63,11 +70,22 @@ export class PeerSource implements BlockSource {
       this.options.onOutcome?.('peer');
       return block;
     } catch (err) {
-      this.suspects.set(owner.id, this.now() + this.options.suspectMs);
+      this.suspectUntil.set(owner.id, this.now() + this.options.suspectMs);
       this.options.onOutcome?.('peer-failed');
       this.options.log.warn({ peer: owner.id, address: owner.address, key: request.key, index: request.index, err: oneLine(err) }, 'peer failed; reading from S3');
       return this.fromOrigin(request);
     }
+  }
+
+  /** The peers passed over now, by id; the ones whose time is up are forgotten. */
+  suspects(): Suspect[] {
+    const now = this.now();
+    const out: Suspect[] = [];
+    for (const [id, until] of this.suspectUntil) {
+      if (now < until) out.push({ id, msLeft: until - now });
+      else this.suspectUntil.delete(id);
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** The owner when it is another node that is not suspect; undefined to go to S3. */
@@ -75,10 +93,10 @@ export class PeerSource implements BlockSource {
     const members = this.options.members().map((m) => ({ ...m, weight: m.capacityBytes }));
     const owner = ownerOf(blockKey(request), members);
     if (!owner || owner.id === this.options.selfId) return undefined;
-    const until = this.suspects.get(owner.id);
+    const until = this.suspectUntil.get(owner.id);
     if (until !== undefined) {
       if (this.now() < until) return undefined;
-      this.suspects.delete(owner.id);
+      this.suspectUntil.delete(owner.id);
     }
     return owner;
   }

@@ -1,7 +1,7 @@
 import { isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { MetaClient } from './meta-client';
-import type { Member, MembershipView, NodeFigures, RegisterRequest } from './types';
+import type { Member, MembershipView, NodeReport, RegisterRequest } from './types';
 
 /** What a node knows of the cluster, for `cachalot stats` (docs/STATS.md). */
 export interface MembershipStatus {
@@ -17,8 +17,8 @@ export interface MembershipStatus {
 export interface ClusterMemberOptions {
   client: MetaClient;
   node: RegisterRequest;
-  /** This node's figures, sent with every heartbeat. */
-  figures: () => Promise<NodeFigures>;
+  /** This node's figures and suspects, sent with every heartbeat. */
+  report: () => Promise<NodeReport>;
   log: Logger;
   /** How often to try while no lease is known yet (meta unreachable at start). */
   retryMs?: number;
@@ -120,7 +120,7 @@ export class ClusterMember {
       if (!this.registered) {
         await this.register();
       } else {
-        const reply = await this.client.heartbeat({ nodeId: this.options.node.nodeId, ...(await this.options.figures()) }, this.callTimeoutMs);
+        const reply = await this.client.heartbeat({ nodeId: this.options.node.nodeId, ...(await this.options.report()) }, this.callTimeoutMs);
         if (reply.unknown) {
           this.log.info('meta does not know this node (meta restarted, or the lease lapsed); registering again');
           await this.register();

@@ -8,6 +8,13 @@ export interface ClusterStatus {
   epoch: number;
   members: Member[];
   totals: NodeFigures & { members: number; alive: number; capacityBytes: number };
+  /**
+   * Each peer that some members pass over now (it failed a request of theirs;
+   * they read its blocks from S3 meanwhile), by id, with those members' ids.
+   * A dead node shows here before its lease lapses; a node that is up but
+   * here is unreachable from those members, or too slow for them.
+   */
+  suspects: Array<{ id: string; by: string[] }>;
 }
 
 export function clusterStatus(view: MembershipView): ClusterStatus {
@@ -21,5 +28,14 @@ export function clusterStatus(view: MembershipView): ClusterStatus {
       capacityBytes: total('capacityBytes'),
       ...figuresBy(total),
     },
+    suspects: suspectsOf(view.members),
   };
+}
+
+function suspectsOf(members: Member[]): ClusterStatus['suspects'] {
+  const by = new Map<string, string[]>();
+  for (const member of members) {
+    for (const id of member.suspects) by.set(id, [...(by.get(id) ?? []), member.id]);
+  }
+  return [...by].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, members]) => ({ id, by: members }));
 }

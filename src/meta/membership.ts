@@ -1,4 +1,4 @@
-import { figuresBy, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeFigures, type RegisterRequest } from './types';
+import { figuresBy, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeReport, type RegisterRequest } from './types';
 
 export type MembershipChange = 'joined' | 'changed' | 'left' | 'lapsed';
 
@@ -46,7 +46,7 @@ export class Membership {
       id: request.nodeId,
       address: request.peerAddress,
       capacityBytes: request.capacityBytes,
-      ...figuresOf(known),
+      ...reportOf(known),
       renewedAt: this.now(),
     });
     if (change) this.options.onChange?.(change, request.nodeId, this.current);
@@ -57,7 +57,7 @@ export class Membership {
     this.expire();
     const member = this.members.get(request.nodeId);
     if (!member) return { epoch: this.current, unknown: true };
-    Object.assign(member, figuresOf(request));
+    Object.assign(member, reportOf(request));
     member.renewedAt = this.now();
     return { epoch: this.current, unknown: false };
   }
@@ -104,7 +104,7 @@ export class Membership {
   }
 }
 
-/** The figures a heartbeat carries, 0 where a node sent none (an older version) or none came yet. */
-function figuresOf(from: Partial<NodeFigures> | undefined): NodeFigures {
-  return figuresBy((field) => from?.[field] ?? 0);
+/** What a heartbeat carries: 0 (no suspects) where a node sent none (an older version) or none came yet. */
+function reportOf(from: Partial<NodeReport> | undefined): NodeReport {
+  return { ...figuresBy((field) => from?.[field] ?? 0), suspects: [...(from?.suspects ?? [])] };
 }

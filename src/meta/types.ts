@@ -32,7 +32,16 @@ export function figuresBy(valueOf: (field: keyof NodeFigures) => number): NodeFi
   return Object.fromEntries(NODE_FIGURES.map((field) => [field, valueOf(field)])) as NodeFigures;
 }
 
-export interface HeartbeatRequest extends NodeFigures {
+/**
+ * What a node tells meta with every heartbeat: its figures, and the ids of
+ * the peers it passes over now (each failed a request of it, and its blocks
+ * come from S3 for a while; docs/CLUSTER.md).
+ */
+export interface NodeReport extends NodeFigures {
+  suspects: string[];
+}
+
+export interface HeartbeatRequest extends NodeReport {
   nodeId: string;
 }
 
@@ -45,7 +54,7 @@ export interface HeartbeatReply {
 /** "late": a heartbeat is overdue but the lease has not lapsed yet. */
 export type MemberState = 'alive' | 'late';
 
-export interface Member extends NodeFigures {
+export interface Member extends NodeReport {
   id: string;
   address: string;
   state: MemberState;

@@ -6,7 +6,7 @@ import { OriginSource } from '../block/origin-source';
 import { RamTier } from '../block/ram-tier';
 import { TieredCache } from '../block/tiered-cache';
 import { PeerClient } from '../cluster/peer-client';
-import { PeerSource, type PeerMember, type PeerOutcome } from '../cluster/peer-source';
+import { PeerSource, type PeerMember, type PeerOutcome, type Suspect } from '../cluster/peer-source';
 import type { BlockCache, BlockSource } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import { isCachalotError, oneLine } from '../errors';
@@ -26,6 +26,8 @@ export interface BlockStack {
   pool: BufferPool;
   /** Warm-up, pins and evict, asked by the control socket and by peers (docs/WARMUP.md). */
   ops: BlockOps;
+  /** The peers this node passes over now (none without a cluster). */
+  suspects(): Suspect[];
   /** A new disk tier size (SIGHUP); false when the mount has no disk tier to resize. */
   resizeDisk(bytes: number): Promise<boolean>;
   close(): Promise<void>;
@@ -78,11 +80,13 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
   const origin = new OriginSource(store, pool);
   const peerClient = peers ? new PeerClient({ token: peers.token, tls: peers.tls, pool, timeoutMs: PEER_TIMEOUT_MS, acceptLz4: peers.lz4, onReceived: peers.onReceived }) : undefined;
   const cache = new TieredCache([ram, disk].filter((t): t is RamTier | DiskTier => t !== undefined));
-  const source = new CachingSource(cache, peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : origin, memory.pendingWrites);
+  const peerSource = peers ? new PeerSource({ ...peers, peers: peerClient!, origin, suspectMs: PEER_SUSPECT_MS, log }) : undefined;
+  const source = new CachingSource(cache, peerSource ?? origin, memory.pendingWrites);
   return {
     source,
     cache,
     pool,
+    suspects: () => peerSource?.suspects() ?? [],
     ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize, onResult: onBlockOp }),
     resizeDisk: async (bytes) => {
       await disk?.resize(bytes);

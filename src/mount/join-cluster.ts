@@ -6,7 +6,7 @@ import type { PeerMember } from '../cluster/peer-source';
 import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';
 import { createMetaClient, type MetaClient } from '../meta/meta-client';
-import type { NodeFigures } from '../meta/types';
+import type { NodeReport } from '../meta/types';
 import type { Logger } from '../obs/logger';
 
 /** The client of --meta, shared by membership and listings; grpc-js logs go to ours from here on. */
@@ -27,11 +27,11 @@ export async function joinCluster(
   client: MetaClient,
   peerAddress: string,
   cache: BlockCache,
-  figures: () => Promise<NodeFigures>,
+  report: () => Promise<NodeReport>,
   log: Logger,
 ): Promise<ClusterMember> {
   const capacityBytes = cache.stats().reduce((total, tier) => total + tier.capacityBytes, 0);
-  const member = new ClusterMember({ client, node: { nodeId: cluster.nodeId, peerAddress, capacityBytes }, figures, log });
+  const member = new ClusterMember({ client, node: { nodeId: cluster.nodeId, peerAddress, capacityBytes }, report, log });
   await member.join();
   return member;
 }

@@ -17,7 +17,7 @@ import { openBlockStack } from './block-stack';
 import { clusterSecurity, joinCluster, metaClientFor, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
 import { liveSettings, restartNeeded } from './live-settings';
-import { mountStats, nodeFigures } from './mount-stats';
+import { mountStats, nodeReport } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
 export interface MountSession {
@@ -101,12 +101,12 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       const { peerListen } = config.cluster;
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
       peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, lz4: config.cluster.lz4, source: blocks.source, ops: blocks.ops, log, onServed }) : undefined;
-      member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, () => nodeFigures(blocks.cache, metrics), log);
+      member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, () => nodeReport(blocks, metrics), log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(
       controlSocketPath(config.mountpoint),
-      { '/stats': () => mountStats(config, blocks.cache, metrics, startedAt, member) },
+      { '/stats': () => mountStats(config, blocks, metrics, startedAt, member) },
       { '/blocks': async (body) => blocks.ops.run(parseBlockOpsRequest(body)) },
     );
     fuse = await mountFuse(

@@ -2,7 +2,8 @@ import type { Counter } from 'prom-client';
 import type { BlockCache, TierStats } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import type { ClusterMember, MembershipStatus } from '../meta/cluster-member';
-import type { NodeFigures } from '../meta/types';
+import type { Suspect } from '../cluster/peer-source';
+import type { NodeReport } from '../meta/types';
 import type { Metrics } from '../obs/metrics';
 
 /**
@@ -19,17 +20,30 @@ export interface MountStats {
   reads: { bytes: number; openFiles: number };
   /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
   cluster?: MembershipStatus;
-  /** Only with --meta: blocks it loaded on a local miss by source, blocks it served to others, bytes it received from peers. */
+  /**
+   * Only with --meta: blocks it loaded on a local miss by source, blocks it
+   * served to others, bytes it received from peers, and the peers it passes
+   * over now (each failed a request; their blocks come from S3 meanwhile).
+   */
   peers?: {
     blocks: { peer: number; origin: number; peerFailed: number };
     served: { ok: number; error: number };
     receivedBytes: { raw: number; lz4: number };
+    suspects: Suspect[];
   };
   /** Only with --meta: folder listings by where they came from. */
   listings?: { meta: number; s3: number; metaFailed: number };
 }
 
-export async function mountStats(config: MountConfig, cache: BlockCache, metrics: Metrics, startedAt: number, member?: ClusterMember): Promise<MountStats> {
+/** The parts of a mount's block layer its figures come from. */
+export interface FigureSources {
+  cache: BlockCache;
+  /** Peers passed over now (none without a cluster). */
+  suspects: () => Suspect[];
+}
+
+export async function mountStats(config: MountConfig, blocks: FigureSources, metrics: Metrics, startedAt: number, member?: ClusterMember): Promise<MountStats> {
+  const { cache } = blocks;
   const requests = await byLabel(metrics.s3Requests, 'op');
   return {
     mountpoint: config.mountpoint,
@@ -47,12 +61,12 @@ export async function mountStats(config: MountConfig, cache: BlockCache, metrics
     },
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
     cluster: member?.status(),
-    ...(member ? await clusterFigures(metrics) : {}),
+    ...(member ? await clusterFigures(metrics, blocks.suspects()) : {}),
   };
 }
 
 /** What a cluster node tells meta with each heartbeat: a block is a hit when any tier had it, a miss when the last tier did not either. */
-export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<NodeFigures> {
+export async function nodeReport({ cache, suspects }: FigureSources, metrics: Metrics): Promise<NodeReport> {
   const tiers = cache.stats();
   const sum = (field: 'usedBytes' | 'hits' | 'pinnedBytes') => tiers.reduce((total, tier) => total + tier[field], 0);
   const peers = await peerFigures(metrics);
@@ -68,11 +82,12 @@ export async function nodeFigures(cache: BlockCache, metrics: Metrics): Promise<
     s3GetBytes: await total(metrics.s3GetBytes),
     listingsFromMeta: listings.meta,
     listingsFromS3: listings.s3 + listings.metaFailed,
+    suspects: suspects().map((s) => s.id),
   };
 }
 
-async function clusterFigures(metrics: Metrics): Promise<Pick<MountStats, 'peers' | 'listings'>> {
-  return { peers: await peerFigures(metrics), listings: await listingFigures(metrics) };
+async function clusterFigures(metrics: Metrics, suspects: Suspect[]): Promise<Pick<MountStats, 'peers' | 'listings'>> {
+  return { peers: { ...(await peerFigures(metrics)), suspects }, listings: await listingFigures(metrics) };
 }
 
 async function listingFigures(metrics: Metrics): Promise<NonNullable<MountStats['listings']>> {
@@ -80,7 +95,7 @@ async function listingFigures(metrics: Metrics): Promise<NonNullable<MountStats[
   return { meta: listings.meta ?? 0, s3: listings.s3 ?? 0, metaFailed: listings['meta-failed'] ?? 0 };
 }
 
-async function peerFigures(metrics: Metrics): Promise<NonNullable<MountStats['peers']>> {
+async function peerFigures(metrics: Metrics): Promise<Omit<NonNullable<MountStats['peers']>, 'suspects'>> {
   const blocks = await byLabel(metrics.peerBlocks, 'outcome');
   const served = await byLabel(metrics.peerServed, 'outcome');
   const received = await byLabel(metrics.peerReceivedBytes, 'encoding');

@@ -153,7 +153,8 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     const s = await statusJson();
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1', 'node-2']);
     for (const m of s.members) {
-      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'listingsFromMeta', 'listingsFromS3', 'misses', 'peerBlocks', 'peerFailures', 'pinnedBytes', 's3GetBytes', 'servedBlocks', 'state', 'usedBytes']);
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'capacityBytes', 'hits', 'id', 'leaseAgeMs', 'listingsFromMeta', 'listingsFromS3', 'misses', 'peerBlocks', 'peerFailures', 'pinnedBytes', 's3GetBytes', 'servedBlocks', 'state', 'suspects', 'usedBytes']);
+      assert.deepEqual(m.suspects, [], 'no peer has failed anyone');
       assert.equal(m.state, 'alive');
       assert.match(m.address, /^127\.0\.0\.1:\d+$/, 'the advertised --peer-listen');
       assert.ok(m.leaseAgeMs >= 0 && m.leaseAgeMs <= LEASE_MS, `lease age ${m.leaseAgeMs}`);
@@ -198,6 +199,8 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     for (const id of ['node-0', 'node-1', 'node-2']) assert.match(human.stdout, new RegExp(`^${id}\\s+127\\.0\\.0\\.1:\\d+\\s+alive`, 'm'));
     assert.match(human.stdout, /epoch \d+, 3 members \(3 alive\)/);
     assert.match(human.stdout, /^listings: [1-9]\d* from meta's shared cache, 0 from S3$/m);
+    assert.match(human.stdout, /^suspects: none$/m);
+    assert.deepEqual(shared.suspects, []);
 
     const stats = await statsOf(nodes[1]);
     assert.equal(stats.cluster?.nodeId, 'node-1');
@@ -239,6 +242,13 @@ describe('cluster membership (meta, three mounts, status)', { timeout: 120_000 }
     assert.ok(readTook < LEASE_MS, `the read did not wait for the lease (${readTook} ms)`);
     const failed = seriesValue(await metricsText(node0Metrics), 'cachalot_peer_blocks_total{outcome="peer-failed"}') ?? 0;
     assert.ok(failed >= 1, `node-0 counts the dead peer's failure (${failed})`);
+    // It passes the dead peer over, and says so: in its stats at once, in status with its next heartbeat.
+    const suspects = (await statsOf(nodes[0])).peers?.suspects ?? [];
+    assert.deepEqual(suspects.map((s) => s.id), [victim.id], `node-0's suspects: ${JSON.stringify(suspects)}`);
+    assert.ok(suspects[0].msLeft > 0 && suspects[0].msLeft <= 30_000, `passed over for ${suspects[0].msLeft} ms more`);
+    const seen = await statusUntil((x) => x.suspects.some((s) => s.id === victim.id && s.by.includes('node-0')), 5000);
+    assert.deepEqual(seen.members.find((m) => m.id === 'node-0')?.suspects, [victim.id]);
+    assert.match((await status()).stdout, new RegExp(`^suspects: ${victim.id} \\(passed over by node-0\\)$`, 'm'));
     const s = await statusUntil((x) => !x.members.some((m) => m.id === victim.id), LEASE_MS + 5000);
     const took = Date.now() - killedAt;
     assert.deepEqual(s.members.map((m) => m.id), ['node-0', 'node-1'], `${victim.id} dropped (after ${took} ms)`);

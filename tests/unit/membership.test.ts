@@ -2,13 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Membership, MembershipChange } from '../../src/meta/membership';
-import type { EpochStore, NodeFigures } from '../../src/meta/types';
+import type { EpochStore, NodeReport } from '../../src/meta/types';
 
 const LEASE_MS = 1500;
 
 /** A heartbeat's figures; the others derived from these three, so that each field is seen to be carried. */
-function figures(usedBytes: number, hits: number, misses: number): NodeFigures {
-  return { usedBytes, hits, misses, pinnedBytes: 2 * usedBytes, peerBlocks: 3 * hits, peerFailures: misses + 1, servedBlocks: hits + 2, s3GetBytes: 5 * usedBytes, listingsFromMeta: hits + 3, listingsFromS3: misses + 4 };
+function figures(usedBytes: number, hits: number, misses: number): NodeReport {
+  const suspects = hits % 2 ? ['b', 'c'] : [];
+  return { usedBytes, hits, misses, pinnedBytes: 2 * usedBytes, peerBlocks: 3 * hits, peerFailures: misses + 1, servedBlocks: hits + 2, s3GetBytes: 5 * usedBytes, listingsFromMeta: hits + 3, listingsFromS3: misses + 4, suspects };
 }
 
 function memoryStore(initial = 0): EpochStore & { saved: number[]; failing: boolean } {
@@ -50,7 +51,7 @@ test('joins bump the epoch; an identical re-register renews without a bump; a ne
   assert.deepEqual(changes.map(([c, id, e]) => `${c} ${id} ${e}`), ['joined a 2', 'joined b 3', 'changed b 4', 'changed b 5']);
 });
 
-test('heartbeats renew the lease and carry the figures; an unknown node is told to register', () => {
+test('heartbeats renew the lease and carry the figures and suspects; an unknown node is told to register', () => {
   const { membership, advance } = setup();
   assert.deepEqual(membership.heartbeat({ nodeId: 'x', ...figures(1, 2, 3) }), { epoch: 1, unknown: true });
   membership.register(node('a'));
@@ -60,6 +61,9 @@ test('heartbeats renew the lease and carry the figures; an unknown node is told 
   }
   const [a] = membership.view().members;
   assert.deepEqual(a, { id: 'a', address: node('a').peerAddress, state: 'alive', leaseAgeMs: 0, capacityBytes: 1000, ...figures(90, 9, 1) });
+  assert.deepEqual(a.suspects, ['b', 'c']);
+  membership.heartbeat({ nodeId: 'a', ...figures(100, 10, 1) });
+  assert.deepEqual(membership.view().members[0].suspects, [], 'the last heartbeat says which peers are suspect now');
 });
 
 test('a member is late past half its lease and dropped once the lease lapses (one epoch for all that lapse together)', () => {

@@ -31,8 +31,8 @@ function capturingLogger() {
   return { log, lines };
 }
 
-const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192, listingsFromMeta: 6, listingsFromS3: 2 };
-const figures = async () => FIGURES;
+const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192, listingsFromMeta: 6, listingsFromS3: 2, suspects: ['n7', 'n9'] };
+const report = async () => FIGURES;
 
 test('register, heartbeat, members and leave through the client', async () => {
   const meta = await startMeta();
@@ -93,7 +93,7 @@ test('an unreachable meta is a one-line EndpointUnreachable error, in bounded ti
 
 test('ClusterMember: a wrong token makes join() reject', async () => {
   const meta = await startMeta();
-  const member = new ClusterMember({ client: createMetaClient(meta.address, 'wrong'), node: { nodeId: 'n', peerAddress: '', capacityBytes: 1 }, figures, log: silentLogger });
+  const member = new ClusterMember({ client: createMetaClient(meta.address, 'wrong'), node: { nodeId: 'n', peerAddress: '', capacityBytes: 1 }, report, log: silentLogger });
   await assert.rejects(member.join(), (err) => isCachalotError(err, 'Unauthenticated'));
 });
 
@@ -102,7 +102,7 @@ test('ClusterMember: heartbeats keep it a member; meta down: last view kept, sai
   let meta = await startMeta('127.0.0.1:0', dataDir);
   const address = meta.address;
   const { log, lines } = capturingLogger();
-  const member = new ClusterMember({ client: createMetaClient(address, TOKEN), node: { nodeId: 'node-a', peerAddress: '127.0.0.1:7001', capacityBytes: 100 }, figures, log });
+  const member = new ClusterMember({ client: createMetaClient(address, TOKEN), node: { nodeId: 'node-a', peerAddress: '127.0.0.1:7001', capacityBytes: 100 }, report, log });
   const watcher = createMetaClient(address, TOKEN);
   try {
     await member.join();
@@ -136,7 +136,7 @@ test('ClusterMember: heartbeats keep it a member; meta down: last view kept, sai
 
 test('ClusterMember: meta unreachable at join: join() resolves, and the node registers once meta appears', async () => {
   const listen = `127.0.0.1:${await freePort()}`;
-  const member = new ClusterMember({ client: createMetaClient(listen, TOKEN), node: { nodeId: 'late-joiner', peerAddress: '', capacityBytes: 1 }, figures, log: silentLogger, retryMs: 200 });
+  const member = new ClusterMember({ client: createMetaClient(listen, TOKEN), node: { nodeId: 'late-joiner', peerAddress: '', capacityBytes: 1 }, report, log: silentLogger, retryMs: 200 });
   try {
     await member.join();
     assert.equal(member.status().metaReachable, false);

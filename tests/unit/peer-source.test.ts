@@ -72,7 +72,10 @@ test('a failed peer: the read comes from S3, the peer is passed over for a while
   assert.equal((await source.load(request(second))).bytes.toString(), `s3:${second}`);
   assert.equal(asked.length, 1, 'the suspect peer is not asked again at once');
   assert.deepEqual(fromOrigin, [first, second]);
-  advance(5001);
+  advance(1000);
+  assert.deepEqual(source.suspects(), [{ id: 'b', msLeft: 4000 }], 'listed (stats, heartbeats) with the time it has left');
+  advance(4001);
+  assert.deepEqual(source.suspects(), [], 'forgotten once its time is up');
   await source.load(request(second));
   assert.equal(asked.length, 2, 'asked again once the suspicion has passed');
 });
