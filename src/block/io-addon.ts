@@ -3,8 +3,6 @@ import { nativeAddon } from '../native-addon';
 /** native/io (native/README.md): block memory and its checksum. */
 export interface IoAddon {
   alignedBuffer(size: number, alignment: number): Buffer;
-  addressOf(buffer: Buffer): bigint;
-  bufferAt(address: bigint, length: number): Buffer;
   crc32c(bytes: Uint8Array, initial?: number): number;
 }
 

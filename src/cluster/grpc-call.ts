@@ -13,8 +13,6 @@ export interface GrpcCall {
   body: Buffer;
   token: string;
   timeoutMs: number;
-  /** What the deadline's error says, after the service's name (default: "did not answer within N s"). */
-  timeoutReason?: string;
   /** Each piece of the response body as it arrives; an Error thrown ends the call (BadResponse, its message). */
   onData(piece: Buffer): void;
 }
@@ -49,8 +47,7 @@ function attempt(sessions: PeerSessions, address: string, service: string, call:
       stream.close(constants.NGHTTP2_CANCEL);
       reject(err);
     };
-    const timeoutReason = call.timeoutReason ?? `did not answer within ${call.timeoutMs / 1000} s`;
-    const timer = setTimeout(() => fail(new CachalotError('Timeout', `${service} ${timeoutReason}`)), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => fail(new CachalotError('Timeout', `${service} did not answer within ${call.timeoutMs / 1000} s`)), Math.max(0, deadline - Date.now()));
     stream.on('response', (headers) => {
       responded = true;
       callStatus ??= statusOf(headers);

@@ -3,6 +3,7 @@ import { CachalotError } from '../errors';
 import { nativeAddon } from '../native-addon';
 import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
 import { fromConnectionError, fromGrpcError } from './grpc-errors';
+import type { ClusterTls } from './grpc-tls';
 import { callHeaders, statusOf } from './grpc-http2';
 import { RECEIVE_WINDOW, type BlockFetcher, type PeerFetcherOptions, type Received } from './peer-fetcher';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
@@ -32,17 +33,18 @@ interface CallOutcome {
 }
 
 interface PeerAddon {
-  open(onDone: (outcome: CallOutcome) => void, receiveWindow: number): object;
+  /** tls: every peer is called over TLS with these PEM files (grpc-tls.ts); none: plain TCP. */
+  open(onDone: (outcome: CallOutcome) => void, receiveWindow: number, tls?: ClusterTls): object;
   fetch(handle: object, id: number, address: string, headers: string[], body: Buffer, target: Buffer, timeoutMs: number): void;
   close(handle: object): void;
 }
 
 /**
- * The peer client's receive path in native/peer for plain-TCP peers: the
- * same GetBlock calls as PeerFetcher (node:http2), made by nghttp2 on a
- * thread of the addon's own, which writes each block from the socket's read
- * buffer straight into `into` and checks it (length, CRC32C, lz4) before it
- * reports, once per block. node:http2 hands JavaScript every 16 KiB DATA
+ * The peer client's receive path in native/peer: the same GetBlock calls as
+ * PeerFetcher (node:http2), plain or TLS (node's OpenSSL, the same checks),
+ * made by nghttp2 on a thread of the addon's own, which writes each block
+ * from the socket's read buffer straight into `into` and checks it (length,
+ * CRC32C, lz4) before it reports, once per block. node:http2 hands JavaScript every 16 KiB DATA
  * frame as an event in a fresh buffer, and that, with the garbage it makes,
  * was most of the asker's CPU (docs/BENCHMARKS.md, "Peer reads: a native
  * receive path"). Outcomes are worded as PeerFetcher words them.
@@ -58,7 +60,7 @@ export class NativePeerFetcher implements BlockFetcher {
     const { start, end } = blockRange(request);
     if (into.length !== end - start) throw new RangeError(`a buffer of ${into.length} bytes for a block of ${end - start}`);
     const { token, timeoutMs, acceptLz4 } = this.options;
-    const headers = { ':scheme': 'http', ':authority': address, ...callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(token) }) };
+    const headers = { ':scheme': this.options.tls ? 'https' : 'http', ':authority': address, ...callHeaders(GET_BLOCK_PATH, timeoutMs, { [AUTHORIZATION_HEADER]: bearerValue(token) }) };
     const body = encodeBlockRequest({ ...request, acceptLz4: acceptLz4 !== false });
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -75,7 +77,7 @@ export class NativePeerFetcher implements BlockFetcher {
   }
 
   private client(): object {
-    return (this.handle ??= addon().open((outcome) => this.done(outcome), RECEIVE_WINDOW));
+    return (this.handle ??= addon().open((outcome) => this.done(outcome), RECEIVE_WINDOW, this.options.tls));
   }
 
   private done(outcome: CallOutcome): void {

@@ -2,33 +2,24 @@ import type { BlockBuffer, BufferPool } from '../block/block-buffer';
 import { blockRange, type BlockRequest } from '../block/types';
 import { NativePeerFetcher } from './native-peer-fetcher';
 import type { BlockFetcher, PeerFetcherOptions } from './peer-fetcher';
-import { ThreadPeerFetcher } from './thread-peer-fetcher';
 
 export interface PeerClientOptions extends PeerFetcherOptions {
   /** Where received blocks go. */
   pool: BufferPool;
   /** Counts each block received whole and checked: its encoding on the wire and the bytes that came. */
   onReceived?: (encoding: 'raw' | 'lz4', wireBytes: number) => void;
-  /**
-   * Which receive path: native/peer's (plain TCP only) or node:http2 on a
-   * thread of its own; by default native unless the peers speak TLS. Tests
-   * run both.
-   */
-  receiver?: 'native' | 'thread';
 }
 
 /**
  * The read path's client of the peer service: each block received into a
- * buffer of the pool, whole and checked, off the event loop (native/peer's
- * thread for plain TCP, node:http2 on a worker thread for TLS).
+ * buffer of the pool, whole and checked, off the event loop (on native/peer's
+ * thread).
  */
 export class PeerClient {
   private readonly fetcher: BlockFetcher;
 
   constructor(private readonly options: PeerClientOptions) {
-    const receiver = options.receiver ?? (options.tls ? 'thread' : 'native');
-    if (receiver === 'native' && options.tls) throw new RangeError('the native receive path speaks plain TCP only');
-    this.fetcher = receiver === 'native' ? new NativePeerFetcher(options) : new ThreadPeerFetcher(options);
+    this.fetcher = new NativePeerFetcher(options);
   }
 
   async fetch(address: string, request: BlockRequest): Promise<BlockBuffer> {

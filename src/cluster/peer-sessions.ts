@@ -12,20 +12,15 @@ export class PeerSessions {
   /** Why a connection failed, for the calls on it that end without a word (a TLS alert, a server that hung up). */
   private readonly errors = new WeakMap<ClientHttp2Session, Error>();
 
-  /** receiveWindow: HTTP/2's window for calls that stream large replies (its 64 KiB default stalls them). */
-  constructor(
-    private readonly tls: ClusterTls | undefined,
-    private readonly receiveWindow?: number,
-  ) {}
+  constructor(private readonly tls: ClusterTls | undefined) {}
 
   get(address: string): ClientHttp2Session {
     const known = this.sessions.get(address);
     if (known && !known.closed && !known.destroyed) return known;
-    const { tls, receiveWindow } = this;
+    const { tls } = this;
     const secure: SecureClientSessionOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {};
-    const session = connect(`${tls ? 'https' : 'http'}://${address}`, { ...secure, settings: receiveWindow ? { initialWindowSize: receiveWindow } : {} });
+    const session = connect(`${tls ? 'https' : 'http'}://${address}`, secure);
     const forget = () => this.sessions.get(address) === session && this.sessions.delete(address);
-    if (receiveWindow) session.once('connect', () => session.setLocalWindowSize(receiveWindow));
     // The calls on it fail (and say why); the next call connects again.
     session.on('error', (err) => {
       this.errors.set(session, err);

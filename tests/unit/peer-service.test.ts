@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { compressSync } from 'lz4-napi';
 import { BlockBuffer, BufferPool } from '../../src/block/block-buffer';
 import type { BlockRequest, BlockSource } from '../../src/block/types';
-import { ChunkEncoding, chunkPrefix } from '../../src/cluster/block-chunk-codec';
+import { ChunkEncoding, chunkPrefix, frameMessage } from '../../src/cluster/block-chunk-codec';
 import { bearerTokenInterceptor, requireBearerToken } from '../../src/cluster/grpc-auth';
 import { listenHttp2, respondOk } from '../../src/cluster/grpc-http2';
 import { bindServer, grpcService } from '../../src/cluster/grpc-service';
@@ -63,14 +63,10 @@ async function assertPeerFailed(promise: Promise<unknown>, pattern: RegExp): Pro
   });
 }
 
-for (const receiver of ['native', 'thread'] as const) {
-  describe(receiver === 'native' ? "receiving on native/peer's thread" : 'receiving with node:http2 on a worker thread', () => suite(receiver));
-}
-
-function suite(receiver: 'native' | 'thread'): void {
+describe("the peer client (native/peer's receive path)", () => {
   const received: Array<[string, number]> = [];
   const client = (timeoutMs = 5000, token = TOKEN, acceptLz4 = true) =>
-    new PeerClient({ token, pool, timeoutMs, acceptLz4, receiver, onReceived: (encoding, wireBytes) => received.push([encoding, wireBytes]) });
+    new PeerClient({ token, pool, timeoutMs, acceptLz4, onReceived: (encoding, wireBytes) => received.push([encoding, wireBytes]) });
 
   test('a block streams in chunks and arrives whole, with its CRC32C, also several at once; the request is marked as from a peer', async () => {
     let seen: BlockRequest | undefined;
@@ -266,6 +262,36 @@ function suite(receiver: 'native' | 'thread'): void {
     block.release();
     peers.close();
   });
+
+  test('chunk header fields in any order and unknown fields are read as protobuf requires; what the contract rules out is refused', async (t) => {
+    const peers = client();
+    t.after(() => peers.close());
+    const header = [
+      Buffer.from([0x10, ...varint(crc32c(bytes))]),
+      Buffer.from([0x48, 0x96, 0x01]), // unknown field 9, varint
+      Buffer.from([0x52, 0x03, 1, 2, 3]), // unknown field 10, bytes
+      Buffer.from([0x59, 1, 2, 3, 4, 5, 6, 7, 8]), // unknown field 11, fixed64
+      Buffer.from([0x08, ...varint(BLOCK)]),
+    ];
+    const data = Buffer.concat([Buffer.from([0x1a, ...varint(BLOCK)]), bytes]);
+    const block = await peers.fetch(await rawPeer(frameMessage(Buffer.concat([...header, data]))), request);
+    assert.ok(block.bytes.equals(bytes));
+    block.release();
+    // peer.proto: the header comes before the data, which goes straight into the block.
+    await assertPeerFailed(peers.fetch(await rawPeer(frameMessage(Buffer.concat([data, ...header]))), request), /sent a block of 0 bytes/);
+    const compressed = frameMessage(Buffer.from([0x08, 0x01]));
+    compressed[0] = 1;
+    await assertPeerFailed(peers.fetch(await rawPeer(compressed), request), /compressed message/);
+    await assertPeerFailed(peers.fetch(await rawPeer(frameMessage(Buffer.from([0x1a, 0x10, 1, 2]))), request), /longer than its message/);
+  });
+});
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  for (let rest = value; ; rest = Math.floor(rest / 0x80)) {
+    if (rest < 0x80) return [...out, rest];
+    out.push((rest % 0x80) | 0x80);
+  }
 }
 
 /** One gRPC-framed BlockChunk carrying all of `data` as lz4, with the header given. */

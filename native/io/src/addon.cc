@@ -5,8 +5,6 @@ namespace {
 
 napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "alignedBuffer", AlignedBufferFunction(env));
-  napi_set_named_property(env, exports, "addressOf", AddressOfFunction(env));
-  napi_set_named_property(env, exports, "bufferAt", BufferAtFunction(env));
   napi_set_named_property(env, exports, "crc32c", Crc32cFunction(env));
   return exports;
 }

@@ -3,6 +3,4 @@
 #include <node_api.h>
 
 napi_value AlignedBufferFunction(napi_env env);
-napi_value AddressOfFunction(napi_env env);
-napi_value BufferAtFunction(napi_env env);
 napi_value Crc32cFunction(napi_env env);

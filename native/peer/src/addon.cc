@@ -94,13 +94,44 @@ bool StringOf(napi_env env, napi_value value, std::string& text) {
   return napi_get_value_string_utf8(env, value, text.data(), length + 1, &length) == napi_ok;
 }
 
-// open(onDone, receiveWindow): a client and its thread; onDone(outcome) hears of each call.
+// The PEM text of tls[name] (a Buffer), empty when it is not there.
+bool PemOf(napi_env env, napi_value tls, const char* name, std::string& pem) {
+  bool has = false;
+  if (napi_has_named_property(env, tls, name, &has) != napi_ok) return false;
+  if (!has) return true;
+  napi_value value;
+  void* data = nullptr;
+  size_t size = 0;
+  napi_get_named_property(env, tls, name, &value);
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  if (type == napi_undefined) return true;
+  if (napi_get_buffer_info(env, value, &data, &size) != napi_ok) return false;
+  pem.assign(static_cast<const char*>(data), size);
+  return true;
+}
+
+// open(onDone, receiveWindow, tls?): a client and its thread; onDone(outcome)
+// hears of each call; tls {ca?, cert?, key?} (PEM Buffers): every peer is
+// called over TLS, as src/cluster/grpc-tls.ts describes.
 napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int32_t window = 0;
-  if (argc < 2 || napi_get_value_int32(env, argv[1], &window) != napi_ok || window <= 0) return Throw(env, "open(onDone, receiveWindow)");
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &window) != napi_ok || window <= 0) return Throw(env, "open(onDone, receiveWindow, tls?)");
+  std::unique_ptr<cachalot::TlsContext> tls;
+  napi_valuetype tlsType = napi_undefined;
+  if (argc > 2) napi_typeof(env, argv[2], &tlsType);
+  if (tlsType == napi_object) {
+    cachalot::TlsFiles files;
+    if (!PemOf(env, argv[2], "ca", files.ca) || !PemOf(env, argv[2], "cert", files.cert) || !PemOf(env, argv[2], "key", files.key)) {
+      return Throw(env, "open: tls.ca, tls.cert and tls.key must be Buffers");
+    }
+    std::string error;
+    tls = cachalot::TlsContext::Make(files, error);
+    if (!tls) return Throw(env, "TLS: " + error);
+  }
   auto* handle = new Handle();
   napi_value name = String(env, "cachalot peer client");
   if (napi_create_threadsafe_function(env, argv[0], nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallDone, &handle->done) != napi_ok) {
@@ -110,7 +141,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   // An idle client never keeps the process alive; the calls' own promises are what callers wait on.
   napi_unref_threadsafe_function(env, handle->done);
   napi_threadsafe_function done = handle->done;
-  handle->client = new H2Client(window, [done](CallResult result) {
+  handle->client = new H2Client(window, std::move(tls), [done](CallResult result) {
     auto* copy = new CallResult(std::move(result));
     if (napi_call_threadsafe_function(done, copy, napi_tsfn_nonblocking) != napi_ok) delete copy;
   });

@@ -1,7 +1,8 @@
-// One block put together from the BlockChunk messages of a GetBlock call:
-// the C++ twin of src/cluster/block-chunk-codec.ts's BlockChunkDecoder and
-// block-receiver.ts's BlockReceiver, for the asker's native receive path
-// (native/README.md); the same checks, the same words for what a peer did wrong.
+// One block put together from the BlockChunk messages of a GetBlock call
+// (proto/cachalot/peer.proto; src/cluster/block-chunk-codec.ts frames them):
+// fields in any order and unknown fields as protobuf reads them, the
+// header before the data as peer.proto says, and every way a peer can lie
+// (length, CRC32C, lz4) refused in one line of what it did wrong.
 #pragma once
 
 #include <cstddef>
@@ -43,7 +44,7 @@ class BlockAssembler {
   size_t length_;
   std::string error_;
 
-  // The gRPC framing and protobuf fields, as in BlockChunkDecoder.
+  // The gRPC framing and protobuf fields.
   State state_ = State::kPrefix;
   uint8_t prefix_[5] = {};
   size_t prefixFilled_ = 0;

@@ -39,6 +39,23 @@ std::string ErrorName(int err) {
   return name ? name : "E" + std::to_string(err);
 }
 
+// What a recv or send that returned n came to, worded as TLS's outcomes are; `blocked`: what EAGAIN means.
+IoResult SocketOutcome(ssize_t n, IoStatus blocked, const char* verb) {
+  IoResult result;
+  if (n > 0 || (n == 0 && blocked == IoStatus::kWantWrite)) {
+    result.bytes = static_cast<size_t>(n);
+  } else if (n == 0) {
+    result.status = IoStatus::kClosed;
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    result.status = blocked;
+  } else {
+    result.status = IoStatus::kFailed;
+    result.code = ErrorName(errno);
+    result.message = std::string(verb) + " " + result.code;
+  }
+  return result;
+}
+
 bool SplitAddress(const std::string& address, std::string& host, std::string& port) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
@@ -75,11 +92,15 @@ struct H2Client::Job {
 struct H2Client::Conn {
   H2Client* client;
   std::string address;
+  std::string host;
   int fd = -1;
+  SSL* ssl = nullptr;  // with TLS
   nghttp2_session* session = nullptr;
-  bool connected = false;
+  bool handshaking = false;  // TCP is connected, TLS is not yet
+  bool connected = false;    // HTTP/2 can flow
   bool failed = false;
   bool watchingOut = true;
+  bool readWantsWrite = false;  // TLS must write before it can read on
   // Why the connection failed (empty when the peer just closed it).
   std::string errorCode;
   std::string errorMessage;
@@ -89,12 +110,13 @@ struct H2Client::Conn {
 
   ~Conn() {
     if (session) nghttp2_session_del(session);
+    if (ssl) SSL_free(ssl);
     if (fd >= 0) close(fd);
   }
 };
 
-H2Client::H2Client(int32_t receiveWindow, std::function<void(CallResult)> done)
-    : receiveWindow_(receiveWindow), done_(std::move(done)), readBuffer_(kReadBufferBytes) {
+H2Client::H2Client(int32_t receiveWindow, std::unique_ptr<TlsContext> tls, std::function<void(CallResult)> done)
+    : receiveWindow_(receiveWindow), tls_(std::move(tls)), done_(std::move(done)), readBuffer_(kReadBufferBytes) {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event event{};
@@ -176,8 +198,9 @@ void H2Client::Run() {
         continue;
       }
       uint32_t ev = events[i].events;
-      if (!conn->failed && !conn->connected) Connected(conn);
-      if (!conn->failed && conn->connected && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) ReadFrom(conn);
+      if (!conn->failed && !conn->connected) conn->handshaking ? Handshake(conn) : Connected(conn);
+      // TLS is read on any event: a read it left for want of a write goes on once the socket takes one.
+      if (!conn->failed && conn->connected && (conn->ssl || (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))) ReadFrom(conn);
       if (!conn->failed && conn->connected && (ev & EPOLLOUT)) Flush(conn);
     }
     ExpireJobs();
@@ -240,6 +263,7 @@ H2Client::Conn* H2Client::ConnTo(const std::string& address) {
   auto* conn = new Conn();
   conn->client = this;
   conn->address = address;
+  conn->host = host;
   live_.push_back(conn);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -284,8 +308,59 @@ void H2Client::Connected(Conn* conn) {
     std::string code = ErrorName(err);
     return FailConn(conn, code, "connect " + code + " " + conn->address);
   }
+  if (!tls_) return Opened(conn);
+  conn->ssl = tls_->Open(conn->fd, conn->host);
+  if (!conn->ssl) return FailConn(conn, "ERR_TLS_SETUP", "TLS cannot be set up for " + conn->host);
+  conn->handshaking = true;
+  Handshake(conn);
+}
+
+void H2Client::Handshake(Conn* conn) {
+  IoResult step = TlsHandshake(conn->ssl);
+  switch (step.status) {
+    case IoStatus::kDone:
+      conn->handshaking = false;
+      return Opened(conn);
+    case IoStatus::kWantRead:
+    case IoStatus::kWantWrite:
+      return Watch(conn, step.status == IoStatus::kWantWrite);
+    case IoStatus::kClosed:
+      // As node words a server that drops a client during setup (src/cluster/grpc-errors.ts).
+      return FailConn(conn, "ECONNRESET", "the peer closed the connection during the TLS handshake");
+    case IoStatus::kFailed:
+      return FailConn(conn, step.code, step.message);
+  }
+}
+
+void H2Client::Opened(Conn* conn) {
   conn->connected = true;
   Flush(conn);
+}
+
+void H2Client::Watch(Conn* conn, bool out) {
+  if (out == conn->watchingOut) return;
+  conn->watchingOut = out;
+  epoll_event event{};
+  event.events = EPOLLIN | (out ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  event.data.ptr = conn;
+  epoll_ctl(epoll_, EPOLL_CTL_MOD, conn->fd, &event);
+}
+
+// Up to a read buffer's worth: the socket's bytes, or with TLS one record's plaintext.
+IoResult H2Client::Receive(Conn* conn) {
+  if (conn->ssl) return TlsRead(conn->ssl, readBuffer_.data(), readBuffer_.size());
+  ssize_t n;
+  do n = recv(conn->fd, readBuffer_.data(), readBuffer_.size(), 0);
+  while (n < 0 && errno == EINTR);
+  return SocketOutcome(n, IoStatus::kWantRead, "read");
+}
+
+IoResult H2Client::Send(Conn* conn, const char* data, size_t length) {
+  if (conn->ssl) return TlsWrite(conn->ssl, data, length);
+  ssize_t n;
+  do n = send(conn->fd, data, length, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return SocketOutcome(n, IoStatus::kWantWrite, "write");
 }
 
 void H2Client::Flush(Conn* conn) {
@@ -302,42 +377,34 @@ void H2Client::Flush(Conn* conn) {
       if (n < 0) return FailConn(conn, "ERR_HTTP2_SESSION_ERROR", nghttp2_strerror(static_cast<int>(n)));
       if (conn->out.empty()) break;
     }
-    ssize_t written = send(conn->fd, conn->out.data() + conn->outAt, conn->out.size() - conn->outAt, MSG_NOSIGNAL);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      std::string code = ErrorName(errno);
-      return FailConn(conn, code, "write " + code);
-    }
-    conn->outAt += written;
+    IoResult sent = Send(conn, conn->out.data() + conn->outAt, conn->out.size() - conn->outAt);
+    if (sent.status == IoStatus::kWantWrite || sent.status == IoStatus::kWantRead) break;
+    if (sent.status == IoStatus::kClosed) return FailConn(conn, "", "");
+    if (sent.status == IoStatus::kFailed) return FailConn(conn, sent.code, sent.message);
+    conn->outAt += sent.bytes;
   }
-  bool pending = conn->outAt < conn->out.size();
-  if (pending != conn->watchingOut) {
-    conn->watchingOut = pending;
-    epoll_event event{};
-    event.events = EPOLLIN | (pending ? static_cast<uint32_t>(EPOLLOUT) : 0u);
-    event.data.ptr = conn;
-    epoll_ctl(epoll_, EPOLL_CTL_MOD, conn->fd, &event);
-  }
+  Watch(conn, conn->outAt < conn->out.size() || conn->readWantsWrite);
   if (!nghttp2_session_want_read(conn->session) && !nghttp2_session_want_write(conn->session)) FailConn(conn, "", "");
 }
 
+// A plain socket is read a few times a turn (epoll tells of the rest); TLS
+// until it wants the socket, as plaintext it has read already is no event.
 void H2Client::ReadFrom(Conn* conn) {
-  for (int reads = 0; reads < 8 && !conn->failed; reads++) {
-    ssize_t n = recv(conn->fd, readBuffer_.data(), readBuffer_.size(), 0);
-    if (n > 0) {
-      ssize_t taken = nghttp2_session_mem_recv(conn->session, readBuffer_.data(), n);
+  conn->readWantsWrite = false;
+  for (int reads = 0; !conn->failed && (conn->ssl || reads < 8); reads++) {
+    IoResult got = Receive(conn);
+    if (got.status == IoStatus::kDone) {
+      ssize_t taken = nghttp2_session_mem_recv(conn->session, readBuffer_.data(), got.bytes);
       if (taken < 0) return FailConn(conn, "ERR_HTTP2_SESSION_ERROR", nghttp2_strerror(static_cast<int>(taken)));
-      if (static_cast<size_t>(n) < readBuffer_.size()) break;
+      if (!conn->ssl && got.bytes < readBuffer_.size()) break;
       continue;
     }
-    if (n == 0) return FailConn(conn, "", "");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    std::string code = ErrorName(errno);
-    return FailConn(conn, code, "read " + code);
+    conn->readWantsWrite = got.status == IoStatus::kWantWrite;
+    if (got.status == IoStatus::kWantRead || got.status == IoStatus::kWantWrite) break;
+    if (got.status == IoStatus::kClosed) return FailConn(conn, "", "");
+    return FailConn(conn, got.code, got.message);
   }
-  Flush(conn);
+  if (!conn->failed) Flush(conn);
 }
 
 // The connection is over (code empty: the peer closed it): its calls end, it takes no more.

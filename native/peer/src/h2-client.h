@@ -1,5 +1,5 @@
 // The asker's native receive path for the peer service (native/README.md):
-// gRPC GetBlock calls over plain-TCP HTTP/2 (nghttp2), all of a process's
+// gRPC GetBlock calls over HTTP/2 (nghttp2), plain or TLS, all of a process's
 // peer connections on one thread of their own, each block's bytes written
 // from the socket's read buffer straight into the block buffer JavaScript
 // gave, CRC32C taken on the way. JavaScript hears once per block.
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "block-assembler.h"
+#include "tls-transport.h"
 
 namespace cachalot {
 
@@ -56,8 +57,9 @@ struct Call {
 
 class H2Client {
  public:
-  // done: called on the client's thread, once per call, also for calls that the closing client fails.
-  H2Client(int32_t receiveWindow, std::function<void(CallResult)> done);
+  // tls: null for plain TCP. done: called on the client's thread, once per
+  // call, also for calls that the closing client fails.
+  H2Client(int32_t receiveWindow, std::unique_ptr<TlsContext> tls, std::function<void(CallResult)> done);
   ~H2Client();
   // From any thread; the call's target must stay valid until done reports it.
   void Submit(Call call);
@@ -77,6 +79,11 @@ class H2Client {
   void ReadFrom(Conn* conn);
   void Flush(Conn* conn);
   void Connected(Conn* conn);
+  void Handshake(Conn* conn);
+  void Opened(Conn* conn);
+  void Watch(Conn* conn, bool out);
+  IoResult Receive(Conn* conn);
+  IoResult Send(Conn* conn, const char* data, size_t length);
   void FailConn(Conn* conn, const std::string& code, const std::string& message);
   void Retire(Conn* conn);
   void Drop(Conn* conn);
@@ -89,6 +96,7 @@ class H2Client {
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
 
   const int32_t receiveWindow_;
+  const std::unique_ptr<TlsContext> tls_;
   const std::function<void(CallResult)> done_;
   int epoll_ = -1;
   int wake_ = -1;

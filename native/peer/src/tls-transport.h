@@ -1,0 +1,59 @@
+// TLS for the native receive path (native/README.md): the same checks as
+// node's https client that the node:http2 path used (src/cluster/peer-sessions.ts):
+// the peer's certificate must chain to the CA given (the system's CAs
+// without one) and name the host or IP address called; the process's own
+// certificate is shown to peers that ask for one (mutual TLS); ALPN "h2".
+// OpenSSL is node's own (its headers come with node's, its symbols are the
+// node binary's), so the addon links no second copy.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cachalot {
+
+// PEM text; empty: not given.
+struct TlsFiles {
+  std::string ca;
+  std::string cert;
+  std::string key;
+};
+
+// What a step on a socket came to.
+enum class IoStatus {
+  kDone,       // `bytes` moved (or the handshake is complete)
+  kWantRead,   // again once the socket is readable
+  kWantWrite,  // again once the socket is writable
+  kClosed,     // the peer closed the connection
+  kFailed,     // `code` and `message`, as node names such failures
+};
+
+struct IoResult {
+  IoStatus status = IoStatus::kDone;
+  size_t bytes = 0;
+  std::string code;
+  std::string message;
+};
+
+class TlsContext {
+ public:
+  // Null, and `error` says why, when the PEM text is not usable.
+  static std::unique_ptr<TlsContext> Make(const TlsFiles& files, std::string& error);
+  ~TlsContext();
+  // A client session on the connected socket fd, for `host` (a name or an IP address).
+  SSL* Open(int fd, const std::string& host) const;
+
+ private:
+  explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  SSL_CTX* ctx_;
+};
+
+IoResult TlsHandshake(SSL* ssl);
+IoResult TlsRead(SSL* ssl, uint8_t* into, size_t length);
+IoResult TlsWrite(SSL* ssl, const char* data, size_t length);
+
+}  // namespace cachalot
