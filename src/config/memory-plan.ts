@@ -43,8 +43,15 @@ const READAHEAD_WITHOUT_RAM = 64 * MiB;
  * (OriginSource), which is what one S3 stream's bandwidth asks for.
  */
 const READAHEAD_MAX_DEFAULT = 128 * MiB;
-/** Disk writes in flight at most: 128 MiB of 8 MiB blocks kept a fast cold read's writes flowing. */
-const MAX_PENDING_WRITES = 16;
+/**
+ * Blocks between the start of their fetch and the end of their disk write
+ * at most (CachingSource's fill slots): 192 MiB of 8 MiB blocks. A warm-up
+ * may take three quarters of them, 18: room for its 16 blocks at once, 8
+ * GETs of two, the origin's best. With 16 slots (12 for it) its pairs split
+ * into more GETs and it ran 3-9% slower (docs/BENCHMARKS.md, "Warm-up: fill
+ * slots").
+ */
+const MAX_PENDING_WRITES = 24;
 /** lz4 jobs at once: half of libuv's thread pool, the rest left to the disk tier's I/O. */
 const RAM_COMPRESSING = 2;
 
@@ -54,8 +61,8 @@ export function planMemory(settings: MemorySettings): MemoryPlan {
   if (readaheadBytes < 2 * blockSize) {
     invalid(`"memory_limit" (${formatBytes(readaheadBytes)}) must be at least two blocks of "block_size" (${formatBytes(2 * blockSize)})`);
   }
-  // The write queue is fed by what readahead fetches: half of its share, in whole blocks.
-  const pendingWrites = Math.min(MAX_PENDING_WRITES, Math.max(1, Math.floor(readaheadBytes / 2 / blockSize)));
+  // The write queue is fed by what readahead fetches: three quarters of its share, in whole blocks.
+  const pendingWrites = Math.min(MAX_PENDING_WRITES, Math.max(1, Math.floor((readaheadBytes * 3) / 4 / blockSize)));
   const shares = readaheadBytes + pendingWrites * blockSize;
   if (ramCache > 0 && shares > ramCache) {
     if (memoryLimit === undefined) invalid(`"ram_cache" (${formatBytes(ramCache)}) must be 0 or at least three blocks of "block_size" (${formatBytes(3 * blockSize)})`);

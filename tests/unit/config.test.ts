@@ -87,13 +87,13 @@ const memoryOf = (flags: Record<string, string>) => loadMountConfig({ ...base, e
 
 test('ram_cache is the one memory budget: readahead, disk writes, compressions and the RAM tier share it', () => {
   const cases: Array<[Record<string, string>, Partial<ReturnType<typeof memoryOf>>]> = [
-    // The default: a quarter to readahead (at most 1GiB), half of that to disk writes (at most 16), 2 blocks compressing.
-    [{}, { budgetBytes: 1024 * MiB, readaheadBytes: 256 * MiB, readaheadMax: 128 * MiB, pendingWrites: 16, ramCompressing: 2, ramTierBytes: 624 * MiB }],
-    [{ ram_cache: '256MiB' }, { budgetBytes: 256 * MiB, readaheadBytes: 64 * MiB, readaheadMax: 32 * MiB, pendingWrites: 4, ramTierBytes: 144 * MiB }],
-    [{ ram_cache: '16GiB' }, { readaheadBytes: 1024 * MiB, pendingWrites: 16 }],
-    [{ ram_cache: '1GiB', memory_limit: '512MiB', readahead_max: '128MiB' }, { readaheadBytes: 512 * MiB, readaheadMax: 128 * MiB, ramTierBytes: 368 * MiB }],
+    // The default: a quarter to readahead (at most 1GiB), three quarters of that to disk writes (at most 24), 2 blocks compressing.
+    [{}, { budgetBytes: 1024 * MiB, readaheadBytes: 256 * MiB, readaheadMax: 128 * MiB, pendingWrites: 24, ramCompressing: 2, ramTierBytes: 560 * MiB }],
+    [{ ram_cache: '256MiB' }, { budgetBytes: 256 * MiB, readaheadBytes: 64 * MiB, readaheadMax: 32 * MiB, pendingWrites: 6, ramTierBytes: 128 * MiB }],
+    [{ ram_cache: '16GiB' }, { readaheadBytes: 1024 * MiB, pendingWrites: 24 }],
+    [{ ram_cache: '1GiB', memory_limit: '512MiB', readahead_max: '128MiB' }, { readaheadBytes: 512 * MiB, readaheadMax: 128 * MiB, ramTierBytes: 304 * MiB }],
     // No RAM tier: readahead and disk writes still have their memory, and that is the budget.
-    [{ ram_cache: '0' }, { budgetBytes: 96 * MiB, readaheadBytes: 64 * MiB, pendingWrites: 4, ramCompressing: 0, ramTierBytes: 0 }],
+    [{ ram_cache: '0' }, { budgetBytes: 112 * MiB, readaheadBytes: 64 * MiB, pendingWrites: 6, ramCompressing: 0, ramTierBytes: 0 }],
     // Room for readahead and one write but not for a RAM tier beside them.
     [{ ram_cache: '24MiB' }, { budgetBytes: 24 * MiB, readaheadBytes: 16 * MiB, readaheadMax: 8 * MiB, pendingWrites: 1, ramTierBytes: 0 }],
   ];
@@ -111,7 +111,7 @@ test('ram_cache is the one memory budget: readahead, disk writes, compressions a
 test('memory settings that cannot fit are one-line errors naming the key', () => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ ram_cache: '16MiB' }, /"ram_cache" \(16\.0 MiB\) must be 0 or at least three blocks/],
-    [{ ram_cache: '256MiB', memory_limit: '256MiB' }, /"memory_limit" \(256\.0 MiB\) and the disk writes it feeds \(128\.0 MiB\) must fit in "ram_cache"/],
+    [{ ram_cache: '256MiB', memory_limit: '256MiB' }, /"memory_limit" \(256\.0 MiB\) and the disk writes it feeds \(192\.0 MiB\) must fit in "ram_cache"/],
     [{ ram_cache: '256MiB', readahead_max: '64MiB' }, /"readahead_max" \(64\.0 MiB\) must be at most half of "memory_limit" \(64\.0 MiB\)/],
     [{ memory_limit: '16MiB', block_size: '16MiB' }, /"memory_limit" \(16\.0 MiB\) must be at least two blocks/],
   ];
