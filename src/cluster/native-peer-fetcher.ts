@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { nativeAddon } from '../native-addon';
@@ -33,7 +34,7 @@ interface CallOutcome {
 }
 
 interface PeerAddon {
-  /** tls: every peer is called over TLS with these PEM files (grpc-tls.ts); none: plain TCP. */
+  /** tls: every peer is called over TLS with these PEM files (grpc-tls.ts), a CA among them; none: plain TCP. */
   open(onDone: (outcome: CallOutcome) => void, receiveWindow: number, tls?: ClusterTls): object;
   fetch(handle: object, id: number, address: string, headers: string[], body: Buffer, target: Buffer, timeoutMs: number): void;
   close(handle: object): void;
@@ -77,7 +78,7 @@ export class NativePeerFetcher implements BlockFetcher {
   }
 
   private client(): object {
-    return (this.handle ??= addon().open((outcome) => this.done(outcome), RECEIVE_WINDOW, this.options.tls));
+    return (this.handle ??= addon().open((outcome) => this.done(outcome), RECEIVE_WINDOW, withRoots(this.options.tls)));
   }
 
   private done(outcome: CallOutcome): void {
@@ -90,6 +91,11 @@ export class NativePeerFetcher implements BlockFetcher {
       call.reject(new CachalotError('PeerFailed', failure(outcome, call.service)));
     }
   }
+}
+
+/** Without --tls-ca, peers are checked against node's own root CAs, as node:http2 checks them. */
+function withRoots(tls: ClusterTls | undefined): ClusterTls | undefined {
+  return tls && { ...tls, ca: tls.ca ?? Buffer.from(rootCertificates.join('\n')) };
 }
 
 /** What went wrong, in PeerFetcher's words (grpc-call.ts and peer-fetcher.ts). */

@@ -35,16 +35,12 @@ int EachCertificate(const std::string& pem, Take take) {
 }
 
 bool UseFiles(SSL_CTX* ctx, const TlsFiles& files, std::string& error) {
-  if (!files.ca.empty()) {
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    int count = EachCertificate(files.ca, [store](X509* cert) {
-      X509_STORE_add_cert(store, cert);
-      X509_free(cert);
-    });
-    if (count == 0) return error = "the CA has no PEM certificate", false;
-  } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-    return error = "the system's CA certificates cannot be loaded", false;
-  }
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int count = EachCertificate(files.ca, [store](X509* cert) {
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  });
+  if (count == 0) return error = "the CA has no PEM certificate", false;
   if (files.cert.empty()) return true;
   bool leaf = true, ok = true;
   EachCertificate(files.cert, [&](X509* cert) {
