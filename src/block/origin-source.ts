@@ -80,22 +80,21 @@ export class OriginSource implements BlockSource {
  * object, consecutive blocks, at most MAX_RUN_BYTES (always at least one block).
  */
 function runsOf(asked: Asked[]): Asked[][] {
-  const version = ({ request: r }: Asked) => `${r.key}\0${r.etag}\0${r.objectSize}\0${r.blockSize}`;
-  const sorted = [...asked].sort((a, b) => {
-    const byVersion = version(a).localeCompare(version(b));
-    return byVersion !== 0 ? byVersion : a.request.index - b.request.index;
-  });
-  const runs: Asked[][] = [];
-  for (const next of sorted) {
+  // By code unit, not localeCompare: any total order groups a version's blocks, and ICU collation
+  // took 37 ms of the event loop per cold 512 MiB read (cpu-prof).
+  const keyed = asked.map((a) => ({ a, version: `${a.request.key}\0${a.request.etag}\0${a.request.objectSize}\0${a.request.blockSize}` }));
+  keyed.sort((x, y) => (x.version < y.version ? -1 : x.version > y.version ? 1 : x.a.request.index - y.a.request.index));
+  const runs: Array<{ version: string; blocks: Asked[] }> = [];
+  for (const { a: next, version } of keyed) {
     const run = runs[runs.length - 1];
-    const last = run?.[run.length - 1];
+    const last = run?.blocks[run.blocks.length - 1];
     const joins =
       last !== undefined &&
-      version(last) === version(next) &&
+      run.version === version &&
       next.request.index === last.request.index + 1 &&
-      blockRange(next.request).end - blockRange(run[0].request).start <= MAX_RUN_BYTES;
-    if (joins) run.push(next);
-    else runs.push([next]);
+      blockRange(next.request).end - blockRange(run.blocks[0].request).start <= MAX_RUN_BYTES;
+    if (joins) run.blocks.push(next);
+    else runs.push({ version, blocks: [next] });
   }
-  return runs;
+  return runs.map((run) => run.blocks);
 }
