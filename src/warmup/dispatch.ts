@@ -1,6 +1,7 @@
 import type { BlockOp, BlockOpsReply, BlockResult } from '../block/block-ops';
 import { isCachalotError, oneLine } from '../errors';
 import type { LoadingNode, Unit } from './plan';
+import type { UnitQueue } from './unit-queue';
 
 export interface DispatchOptions {
   op: BlockOp;
@@ -28,17 +29,16 @@ const LOAD_BATCH = 2;
  * `parallel` blocks in flight: many small batches at once, so that one
  * batch's last block does not leave the node idle while the next is asked.
  */
-export async function dispatch(queues: Map<LoadingNode, Unit[]>, options: DispatchOptions): Promise<void> {
+export async function dispatch(queues: Map<LoadingNode, UnitQueue>, options: DispatchOptions): Promise<void> {
   const { op, pin, parallel, stopped, onResult } = options;
   const loads = op === 'warm';
   const batch = loads ? Math.min(LOAD_BATCH, parallel) : CHECK_BATCH;
   const callsPerNode = loads ? Math.floor(parallel / batch) : 2;
-  const perNode = async (node: LoadingNode, units: Unit[]) => {
-    let next = 0;
+  const perNode = async (node: LoadingNode, units: UnitQueue) => {
     const caller = async () => {
-      while (next < units.length && !stopped()) {
-        const taken = units.slice(next, next + batch);
-        next += taken.length;
+      while (!stopped()) {
+        const taken = await units.take(batch);
+        if (taken.length === 0 || stopped()) return;
         try {
           const reply = await node.run({ op, pin, blocks: taken.map((unit) => unit.block) });
           taken.forEach((unit, i) => onResult(node, unit, reply.results[i] ?? failed(`${node.name} answered fewer results than blocks`), reply));

@@ -38,15 +38,17 @@ export function showProgress(tally: Tally, verb: string, stream: NodeJS.WriteStr
   }
   const bar = new SingleBar({ stream, hideCursor: true, format: `${verb} {bar} {percentage}% | {done} of {all} | {objects} objects | {rate} | ETA {eta}` });
   bar.start(Math.max(1, tally.bytesPlanned), 0, { ...figures(), all: figures().total });
-  const timer = setInterval(() => {
+  // The total grows while the listing goes on.
+  const show = () => {
     const f = figures();
+    bar.setTotal(Math.max(1, tally.bytesPlanned));
     bar.update(tally.bytesSeen, { ...f, all: f.total });
-  }, BAR_EVERY_MS);
+  };
+  const timer = setInterval(show, BAR_EVERY_MS);
   return {
     stop: () => {
       clearInterval(timer);
-      const f = figures();
-      bar.update(tally.bytesSeen, { ...f, all: f.total });
+      show();
       bar.stop();
     },
   };

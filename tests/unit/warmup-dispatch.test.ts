@@ -1,11 +1,13 @@
 // How warm-up hands a node its blocks: one GET's worth (two blocks) a call,
 // never more than --parallel blocks loading at once on a node, every block
-// answered once, and loads that follow each other without waiting for a batch.
+// answered once, loads that follow each other without waiting for a batch,
+// and loads that start while the listing still finds blocks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BlockOpsRequest, BlockOpsReply } from '../../src/block/block-ops';
 import { dispatch } from '../../src/warmup/dispatch';
 import type { LoadingNode, Unit } from '../../src/warmup/plan';
+import { UnitQueue } from '../../src/warmup/unit-queue';
 
 function units(count: number): Unit[] {
   const object = { name: 's3://b/k', size: count * 8, pending: count };
@@ -34,7 +36,7 @@ for (const parallel of [1, 3, 16]) {
   test(`loads at --parallel ${parallel}: calls of at most two blocks, at most ${parallel} loading, every block answered once`, async () => {
     const { node, stats } = countingNode();
     const answered = new Map<number, number>();
-    await dispatch(new Map([[node, units(50)]]), {
+    await dispatch(new Map([[node, UnitQueue.of(units(50))]]), {
       op: 'warm',
       pin: false,
       parallel,
@@ -52,3 +54,27 @@ for (const parallel of [1, 3, 16]) {
     assert.equal(stats.maxInFlight, parallel === 3 ? 2 : parallel);
   });
 }
+
+test('loading starts with the first blocks listed and goes on as more come; an object\'s blocks pushed together go out together', async () => {
+  const { node, stats } = countingNode();
+  const queue = new UnitQueue();
+  const all = units(40);
+  const answered: number[] = [];
+  const loading = dispatch(new Map([[node, queue]]), {
+    op: 'warm',
+    pin: false,
+    parallel: 16,
+    stopped: () => false,
+    onResult: (_node, unit) => answered.push(unit.block.index),
+  });
+  // The listing finds 10 objects' worth of 4 blocks, a page every 5 ms.
+  for (let page = 0; page < 10; page++) {
+    for (const unit of all.slice(page * 4, page * 4 + 4)) queue.push(unit);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (page === 0) assert.ok(stats.calls > 0, 'the first page is loading before the listing ends');
+  }
+  queue.close();
+  await loading;
+  assert.deepEqual([...answered].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  assert.equal(stats.calls, 20, 'every call two blocks: none split by the listing\'s pace');
+});
