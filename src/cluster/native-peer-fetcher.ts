@@ -41,14 +41,15 @@ interface PeerAddon {
 }
 
 /**
- * The peer client's receive path in native/peer: the same GetBlock calls as
- * PeerFetcher (node:http2), plain or TLS (node's OpenSSL, the same checks),
- * made by nghttp2 on a thread of the addon's own, which writes each block
- * from the socket's read buffer straight into `into` and checks it (length,
- * CRC32C, lz4) before it reports, once per block. node:http2 hands JavaScript every 16 KiB DATA
- * frame as an event in a fresh buffer, and that, with the garbage it makes,
- * was most of the asker's CPU (docs/BENCHMARKS.md, "Peer reads: a native
- * receive path"). Outcomes are worded as PeerFetcher words them.
+ * The peer client's receive path in native/peer: GetBlock calls, plain or
+ * TLS (node's OpenSSL, the checks node's https client makes), made by
+ * nghttp2 on a thread of the addon's own, which writes each block from the
+ * socket's read buffer straight into `into` and checks it (length, CRC32C,
+ * lz4) before it reports, once per block. node:http2 hands JavaScript every
+ * 16 KiB DATA frame as an event in a fresh buffer, and that, with the
+ * garbage it makes, was most of the asker's CPU (docs/BENCHMARKS.md, "Peer
+ * reads: a native receive path"). Failures are worded as grpc-call.ts words
+ * those of the other peer calls.
  */
 export class NativePeerFetcher implements BlockFetcher {
   private handle?: object;
@@ -98,7 +99,7 @@ function withRoots(tls: ClusterTls | undefined): ClusterTls | undefined {
   return tls && { ...tls, ca: tls.ca ?? Buffer.from(rootCertificates.join('\n')) };
 }
 
-/** What went wrong, in PeerFetcher's words (grpc-call.ts and peer-fetcher.ts). */
+/** What went wrong, in the words grpc-call.ts uses for the other peer calls. */
 function failure(outcome: CallOutcome, service: string): string {
   switch (outcome.end) {
     case CallEnd.Connection:

@@ -10,7 +10,7 @@ export class UnitQueue {
   private readonly units: Unit[] = [];
   private next = 0;
   private closed = false;
-  private waiting: Array<() => void> = [];
+  private readonly waiting: Array<() => void> = [];
 
   /** A queue of these units and no more. */
   static of(units: Unit[]): UnitQueue {

@@ -33,12 +33,6 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-// "ECONNREFUSED", as node names a system error.
-std::string ErrorName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "E" + std::to_string(err);
-}
-
 // What a recv or send that returned n came to, worded as TLS's outcomes are; `blocked`: what EAGAIN means.
 IoResult SocketOutcome(ssize_t n, IoStatus blocked, const char* verb) {
   IoResult result;

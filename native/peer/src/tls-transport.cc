@@ -7,7 +7,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 
 namespace cachalot {
 namespace {
@@ -83,9 +82,8 @@ IoResult Outcome(SSL* ssl, int ret) {
     case SSL_ERROR_SYSCALL:
       if (queued == 0) {
         int err = errno;
-        const char* name = err ? strerrorname_np(err) : nullptr;
         result.status = err == 0 ? IoStatus::kClosed : IoStatus::kFailed;
-        result.code = err == 0 ? "" : name ? name : "E" + std::to_string(err);
+        result.code = err == 0 ? "" : ErrorName(err);
         result.message = err == 0 ? "" : "TLS " + result.code;
         return result;
       }

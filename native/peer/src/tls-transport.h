@@ -14,6 +14,8 @@
 #include <memory>
 #include <string>
 
+#include "io-result.h"
+
 namespace cachalot {
 
 // PEM text: the CAs, and the certificate and key (empty: none to show).
@@ -21,22 +23,6 @@ struct TlsFiles {
   std::string ca;
   std::string cert;
   std::string key;
-};
-
-// What a step on a socket came to.
-enum class IoStatus {
-  kDone,       // `bytes` moved (or the handshake is complete)
-  kWantRead,   // again once the socket is readable
-  kWantWrite,  // again once the socket is writable
-  kClosed,     // the peer closed the connection
-  kFailed,     // `code` and `message`, as node names such failures
-};
-
-struct IoResult {
-  IoStatus status = IoStatus::kDone;
-  size_t bytes = 0;
-  std::string code;
-  std::string message;
 };
 
 class TlsContext {
