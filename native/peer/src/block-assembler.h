@@ -60,7 +60,7 @@ class BlockAssembler {
   ChunkEncoding encoding_ = ChunkEncoding::kRaw;
   uint64_t wireLength_ = 0;
 
-  // The data, as in BlockReceiver.
+  // The data: straight into the target, or lz4 gathered and then decompressed into it.
   uint64_t wireBytes_ = 0;
   uint32_t crc_ = 0;
   std::vector<uint8_t> lz4_;
