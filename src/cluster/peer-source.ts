@@ -1,8 +1,8 @@
 import type { BlockBuffer } from '../block/block-buffer';
-import { blockKey, type BlockRequest, type BlockSource } from '../block/types';
+import type { BlockRequest, BlockSource } from '../block/types';
 import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
-import { ownerOf } from './rendezvous';
+import { ownerOfBlock } from './block-placement';
 
 /** A live member that serves blocks: its id, peer address and cache capacity (the placement weight). */
 export interface PeerMember {
@@ -91,7 +91,7 @@ export class PeerSource implements BlockSource {
   /** The owner when it is another node that is not suspect; undefined to go to S3. */
   private ownerOf(request: BlockRequest): PeerMember | undefined {
     const members = this.options.members().map((m) => ({ ...m, weight: m.capacityBytes }));
-    const owner = ownerOf(blockKey(request), members);
+    const owner = ownerOfBlock(request, members);
     if (!owner || owner.id === this.options.selfId) return undefined;
     const until = this.suspectUntil.get(owner.id);
     if (until !== undefined) {

@@ -21,8 +21,15 @@ const CHECK_BATCH = 512;
  * blocks as one ranged GET, docs/CACHE.md "Runs"), so that a call's blocks
  * arrive together and the next call follows each one at once. Calls of a
  * quarter of --parallel made every GET wait for the slowest of its batch.
+ * A call's blocks are consecutive blocks of one object version: a pair that
+ * one GET cannot serve would cost two.
  */
 const LOAD_BATCH = 2;
+
+function consecutive(last: Unit, next: Unit): boolean {
+  const [a, b] = [last.block, next.block];
+  return a.bucket === b.bucket && a.key === b.key && a.etag === b.etag && b.index === a.index + 1;
+}
 
 /**
  * Sends every node its units in batches. For loads, a node has at most
@@ -37,7 +44,7 @@ export async function dispatch(queues: Map<LoadingNode, UnitQueue>, options: Dis
   const perNode = async (node: LoadingNode, units: UnitQueue) => {
     const caller = async () => {
       while (!stopped()) {
-        const taken = await units.take(batch);
+        const taken = await units.take(batch, loads ? consecutive : undefined);
         if (taken.length === 0 || stopped()) return;
         try {
           const reply = await node.run({ op, pin, blocks: taken.map((unit) => unit.block) });

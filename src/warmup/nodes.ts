@@ -1,11 +1,12 @@
 import type { BlockOpsReply, BlockOpsRequest, WarmBlock } from '../block/block-ops';
 import { BlockOpsClient } from '../cluster/block-ops-client';
+import { ownerOfBlock } from '../cluster/block-placement';
 import type { ClusterTls } from '../cluster/grpc-tls';
 import { formatBytes } from '../config/units';
 import { askDaemon } from '../control/control-client';
 import { CachalotError } from '../errors';
 import type { MetaClient } from '../meta/meta-client';
-import { ownerOfBlock, type LoadingNode, type Owner } from './plan';
+import type { LoadingNode } from './plan';
 
 /** The nodes that do the work, and which of them owns a block. */
 export interface Nodes {
@@ -14,6 +15,13 @@ export interface Nodes {
   /** The block size they all use: blocks are planned with it. */
   blockSize: number;
   close(): void;
+}
+
+/** A member that loads blocks, weighted by its cache capacity as the read path weighs it (PeerSource). */
+interface Owner {
+  id: string;
+  weight: number;
+  node: LoadingNode;
 }
 
 /** A batch loads a few blocks behind the node's reads: bounded, but far above what it should take. */
@@ -34,13 +42,13 @@ export async function mountNodes(mountpoint: string): Promise<Nodes> {
 export async function clusterNodes(meta: MetaClient, security: { token: string; tls?: ClusterTls }): Promise<Nodes> {
   const view = await meta.members(META_TIMEOUT_MS);
   const client = new BlockOpsClient({ ...security, timeoutMs: CALL_TIMEOUT_MS });
-  const owners: Owner<LoadingNode>[] = view.members
+  const owners: Owner[] = view.members
     .filter((m) => m.address !== '')
     .map((m) => ({ id: m.id, weight: m.capacityBytes, node: { name: `${m.id} (${m.address})`, run: (request: BlockOpsRequest) => client.run(m.address, request) } }));
   if (owners.length === 0) throw new CachalotError('PeerFailed', `meta ${meta.address}: no member serves blocks (--peer-listen)`);
   try {
     const all = owners.map((o) => o.node);
-    return { all, ownerOf: (block) => ownerOfBlock(block, owners), blockSize: await blockSizeOf(all), close: () => client.close() };
+    return { all, ownerOf: (block) => ownerOfBlock(block, owners)!.node, blockSize: await blockSizeOf(all), close: () => client.close() };
   } catch (err) {
     client.close();
     throw err;

@@ -1,6 +1,5 @@
 import type { BlockOpsReply, BlockOpsRequest, WarmBlock } from '../block/block-ops';
-import { blockKey, blockRange } from '../block/types';
-import { ownerOf } from '../cluster/rendezvous';
+import { blockRange } from '../block/types';
 import type { TargetObject } from './targets';
 
 /** How warm-up reaches a node that loads blocks: its control socket (standalone) or its peer service (cluster). */
@@ -44,18 +43,6 @@ export function blocksOf(object: TargetObject, blockSize: number): WarmBlock[] {
 export function unitOf(block: WarmBlock, object: ObjectState): Unit {
   const { start, end } = blockRange(block);
   return { block, length: end - start, object };
-}
-
-/** A cluster member that loads blocks, weighted by its cache capacity as the read path weighs it (PeerSource). */
-export interface Owner<N> {
-  id: string;
-  weight: number;
-  node: N;
-}
-
-/** The node that owns a block: the same weighted rendezvous hashing as every node's read path, so a later read finds it there. */
-export function ownerOfBlock<N>(block: WarmBlock, owners: readonly Owner<N>[]): N {
-  return ownerOf(blockKey(block), owners)!.node;
 }
 
 function blockCount(size: number, blockSize: number): number {

@@ -36,10 +36,19 @@ export class UnitQueue {
     return [...this.units];
   }
 
-  /** Up to `max` units; fewer only when that is all there is; none once the queue is closed and drained. */
-  async take(max: number): Promise<Unit[]> {
+  /**
+   * Up to `max` units; fewer only when that is all there is, or when the
+   * next one does not `join` the one before; none once the queue is closed
+   * and drained.
+   */
+  async take(max: number, join: (last: Unit, next: Unit) => boolean = () => true): Promise<Unit[]> {
     while (this.next >= this.units.length && !this.closed) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    const taken = this.units.slice(this.next, this.next + max);
+    const taken = this.units.slice(this.next, this.next + 1);
+    while (taken.length < max && this.next + taken.length < this.units.length) {
+      const next = this.units[this.next + taken.length];
+      if (!join(taken[taken.length - 1], next)) break;
+      taken.push(next);
+    }
     this.next += taken.length;
     return taken;
   }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BlockBuffer } from '../../src/block/block-buffer';
-import { blockKey, type BlockRequest } from '../../src/block/types';
+import type { BlockRequest } from '../../src/block/types';
+import { ownerOfBlock } from '../../src/cluster/block-placement';
 import { PeerSource, type PeerMember } from '../../src/cluster/peer-source';
-import { ownerOf } from '../../src/cluster/rendezvous';
 import { silentLogger } from '../../src/obs/logger';
 
 const members: PeerMember[] = [
@@ -12,7 +12,7 @@ const members: PeerMember[] = [
   { id: 'c', address: '127.0.0.1:3', capacityBytes: 100 },
 ];
 const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'k', etag: '"e"', index, objectSize: 1 << 30, blockSize: 1 << 20 });
-const ownerIdOf = (index: number) => ownerOf(blockKey(request(index)), members.map((m) => ({ ...m, weight: m.capacityBytes })))!.id;
+const ownerIdOf = (index: number) => ownerOfBlock(request(index), members.map((m) => ({ ...m, weight: m.capacityBytes })))!.id;
 /** Block indexes owned by member id. */
 const ownedBy = (id: string) => Array.from({ length: 200 }, (_, i) => i).filter((i) => ownerIdOf(i) === id);
 

@@ -9,9 +9,9 @@ import { dispatch } from '../../src/warmup/dispatch';
 import type { LoadingNode, Unit } from '../../src/warmup/plan';
 import { UnitQueue } from '../../src/warmup/unit-queue';
 
-function units(count: number): Unit[] {
-  const object = { name: 's3://b/k', size: count * 8, pending: count };
-  return Array.from({ length: count }, (_, index) => ({ block: { bucket: 'b', key: 'k', etag: '"e"', index, objectSize: count * 8, blockSize: 8 }, length: 8, object }));
+function units(count: number, key = 'k'): Unit[] {
+  const object = { name: `s3://b/${key}`, size: count * 8, pending: count };
+  return Array.from({ length: count }, (_, index) => ({ block: { bucket: 'b', key, etag: '"e"', index, objectSize: count * 8, blockSize: 8 }, length: 8, object }));
 }
 
 /** A node whose loads take a little while each; it counts what it was asked. */
@@ -77,4 +77,19 @@ test('loading starts with the first blocks listed and goes on as more come; an o
   await loading;
   assert.deepEqual([...answered].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
   assert.equal(stats.calls, 20, 'every call two blocks: none split by the listing\'s pace');
+});
+
+test('a call\'s two blocks are consecutive blocks of one object, one GET\'s worth', async () => {
+  const calls: string[] = [];
+  const node: LoadingNode = {
+    name: 'n',
+    run: async (request: BlockOpsRequest): Promise<BlockOpsReply> => {
+      calls.push(request.blocks.map((b) => `${b.key}${b.index}`).join('+'));
+      return { results: request.blocks.map(() => ({ outcome: 'loaded', pinned: false, errorCode: '', error: '' })), blockSize: 8, pinnedBytes: 0, pinCapacityBytes: 0 };
+    },
+  };
+  // What a node of a cluster is given: the spans it owns (blocks 2n, 2n+1), an object of an odd count of blocks, then the next object.
+  const mine = [...units(8, 'a').filter((u) => [0, 1, 4, 5, 6].includes(u.block.index)), ...units(4, 'b')];
+  await dispatch(new Map([[node, UnitQueue.of(mine)]]), { op: 'warm', pin: false, parallel: 2, stopped: () => false, onResult: () => {} });
+  assert.deepEqual(calls, ['a0+a1', 'a4+a5', 'a6', 'b0+b1', 'b2+b3']);
 });
