@@ -3,12 +3,14 @@ import tls from 'node:tls';
 import { CachalotError } from '../errors';
 
 /**
- * A lean HTTP/1.1 client for the read path's one hot request: a GET whose body
- * is a known number of bytes. The body is read by the socket straight into the
- * caller's buffers (net's `onread`), so a block costs no chunk allocations, no
- * copies and no HTTP parser callbacks per 64 KiB. Profiled on a cold read, the
- * aws-sdk's GetObject spent 2.3 s of CPU per 512 MiB where this spends 0.35 s
- * (docs/BENCHMARKS.md). Everything else (HEAD, LIST, signing) stays in the sdk.
+ * A lean HTTP/1.1 client for the read path's hot requests: a GET whose body
+ * is a known number of bytes, and a HEAD. The body is read by the socket
+ * straight into the caller's buffers (net's `onread`), so a block costs no
+ * chunk allocations, no copies and no HTTP parser callbacks per 64 KiB.
+ * Profiled on a cold read, the aws-sdk's GetObject spent 2.3 s of CPU per
+ * 512 MiB where this spends 0.35 s; a process's first HEAD took 30-38 ms
+ * through the sdk, against 5-7 ms here (docs/BENCHMARKS.md). LIST, with its
+ * XML, stays in the sdk.
  *
  * Keep-alive connections are pooled; at most maxSockets requests run at once
  * and the rest wait their turn (explicit backpressure, no unbounded queue of
@@ -29,7 +31,9 @@ export interface HttpClientOptions {
   idleMs?: number;
 }
 
-export interface HttpGet {
+export interface HttpRequest {
+  /** HEAD: the reply's status and headers only, `into` empty. GET when absent. */
+  method?: 'HEAD';
   path: string;
   headers: Record<string, string>;
   /** Non-empty buffers that receive the body of a 2xx reply back to back; it must be exactly as long as they are together. */
@@ -63,7 +67,7 @@ export class HttpRangeClient {
     private readonly options: HttpClientOptions,
   ) {}
 
-  async get(request: HttpGet): Promise<HttpReply> {
+  async send(request: HttpRequest): Promise<HttpReply> {
     await this.turn();
     try {
       // An aborted request must not take a connection: it would never be used or closed.
@@ -128,7 +132,7 @@ class StaleConnection extends Error {}
 type Phase = 'idle' | 'head' | 'body' | 'error-body';
 
 interface Exchange {
-  request: HttpGet;
+  request: HttpRequest;
   resolve(reply: HttpReply): void;
   reject(err: unknown): void;
   phase: Phase;
@@ -172,7 +176,7 @@ class Connection {
     this.socket.on('close', () => this.fail(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })));
   }
 
-  exchange(request: HttpGet): Promise<HttpReply> {
+  exchange(request: HttpRequest): Promise<HttpReply> {
     const reused = this.used;
     this.used = true;
     return new Promise<HttpReply>((resolve, reject) => {
@@ -198,7 +202,7 @@ class Connection {
       this.current = x;
       this.scratchUsed = 0;
       this.socket.setTimeout(this.timeoutMs);
-      let head = `GET ${request.path} HTTP/1.1\r\n`;
+      let head = `${request.method ?? 'GET'} ${request.path} HTTP/1.1\r\n`;
       for (const [name, value] of Object.entries(request.headers)) head += `${name}: ${value}\r\n`;
       this.socket.write(`${head}\r\n`, 'latin1');
     });
@@ -258,6 +262,11 @@ class Connection {
     x.bodyLength = length === undefined ? -1 : Number(length);
     x.keepAlive = status[1] === '1' && headers.get('connection')?.toLowerCase() !== 'close';
     const early = this.scratch.subarray(end + 4, this.scratchUsed);
+    if (x.request.method === 'HEAD') {
+      // The reply to a HEAD has no body, whatever its content-length says.
+      if (early.length > 0) return this.fail(new CachalotError('BadResponse', 'server sent a body after a HEAD reply'));
+      return this.finish(x, x.reply);
+    }
     if (code >= 200 && code < 300) {
       const want = x.request.into.reduce((sum, part) => sum + part.length, 0);
       if (x.bodyLength !== want || headers.has('transfer-encoding')) {

@@ -1,15 +1,10 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CachalotError } from '../errors';
 import { fromS3Error } from './s3-errors';
-import { S3RangedGet } from './s3-ranged-get';
+import { S3SignedClient } from './s3-signed-client';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './types';
 
 export interface S3StoreOptions {
@@ -24,15 +19,15 @@ export interface S3StoreOptions {
 }
 
 /**
- * ObjectStore over S3: the aws-sdk v3 for HEAD and LIST, S3RangedGet for the
- * hot path's ranged GETs. Retries are the RetryingStore's job, so each request
- * is one attempt.
+ * ObjectStore over S3: S3SignedClient for the read path's ranged GETs and
+ * HEADs, the aws-sdk v3 for LIST and the bucket check. Retries are the
+ * RetryingStore's job, so each request is one attempt.
  */
 export class S3Store implements ObjectStore {
   readonly bucket: string;
   private readonly endpoint?: string;
   private readonly client: S3Client;
-  private readonly rangedGet: S3RangedGet;
+  private readonly signedClient: S3SignedClient;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -52,7 +47,7 @@ export class S3Store implements ObjectStore {
         requestTimeout: options.requestTimeoutMs,
       }),
     });
-    this.rangedGet = new S3RangedGet({
+    this.signedClient = new S3SignedClient({
       bucket: options.bucket,
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
@@ -74,20 +69,8 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        key,
-        size: out.ContentLength ?? 0,
-        etag: out.ETag ?? '',
-        lastModified: out.LastModified ?? new Date(0),
-      };
-    } catch (err) {
-      const e = fromS3Error(err, `head s3://${this.bucket}/${key}`);
-      if (e.code === 'NotFound') return undefined;
-      throw e;
-    }
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.signedClient.head(key);
   }
 
   async list(request: ListRequest): Promise<ListPage> {
@@ -119,6 +102,6 @@ export class S3Store implements ObjectStore {
   async getRange(request: RangeRequest): Promise<Buffer[]> {
     const length = request.end - request.start;
     if (length <= 0) return [Buffer.alloc(0)];
-    return this.rangedGet.get(request, request.into ?? [Buffer.allocUnsafe(length)]);
+    return this.signedClient.get(request, request.into ?? [Buffer.allocUnsafe(length)]);
   }
 }

@@ -89,7 +89,7 @@ test('a 206 body lands byte-exact in `into`, and only there; status and lower-ca
   // `into` is a view of a larger buffer: the bytes around it must stay untouched.
   const whole = Buffer.alloc(body.length + 64, 0x5c);
   const into = whole.subarray(32, 32 + body.length);
-  const reply = await client.get({ path: '/bucket/some%20key', headers: { host: 'example', range: `bytes=0-${body.length - 1}` }, into: [into] });
+  const reply = await client.send({ path: '/bucket/some%20key', headers: { host: 'example', range: `bytes=0-${body.length - 1}` }, into: [into] });
   assert.equal(reply.status, 206);
   assert.ok(into.equals(body), 'body bytes differ');
   assert.ok(whole.subarray(0, 32).every((b) => b === 0x5c), 'bytes before `into` were written');
@@ -104,6 +104,38 @@ test('a 206 body lands byte-exact in `into`, and only there; status and lower-ca
   assert.equal(seen[0].url, '/bucket/some%20key');
   assert.equal(seen[0].headers.range, `bytes=0-${body.length - 1}`);
   assert.equal(seen[0].headers.host, 'example');
+});
+
+test('a HEAD comes back with its status and headers and no body, whatever its content-length says; the connection is reused', async (t) => {
+  const methods: string[] = [];
+  const server = createHttpServer((req, res) => {
+    methods.push(req.method ?? '');
+    res.writeHead(req.url === '/missing' ? 404 : 200, { 'Content-Length': 5 * 1024 * 1024, ETag: '"h-1"', 'Last-Modified': 'Sun, 29 Nov 2026 10:00:00 GMT' });
+    res.end();
+  });
+  const served = await serve(t, server);
+  const client = clientFor(t, served.port);
+  const reply = await client.send({ method: 'HEAD', path: '/k', headers: H, into: [] });
+  assert.equal(reply.status, 200);
+  assert.equal(reply.headers.get('content-length'), String(5 * 1024 * 1024));
+  assert.equal(reply.headers.get('etag'), '"h-1"');
+  assert.equal(reply.text, undefined);
+  const missing = await client.send({ method: 'HEAD', path: '/missing', headers: H, into: [] });
+  assert.equal(missing.status, 404);
+  // A GET after the HEADs, on the same connection: nothing of the HEADs' replies is left in its way.
+  const into = Buffer.alloc(4);
+  server.removeAllListeners('request');
+  server.on('request', (_req, res) => (res.writeHead(206, { 'Content-Length': 4 }), res.end('abcd')));
+  assert.equal((await client.send({ path: '/k', headers: H, into: [into] })).status, 206);
+  assert.equal(into.toString(), 'abcd');
+  assert.deepEqual(methods, ['HEAD', 'HEAD']);
+  assert.equal(served.connections(), 1);
+});
+
+test('bytes after a HEAD reply fail it with BadResponse', async (t) => {
+  const { port } = await serve(t, rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc')));
+  const client = clientFor(t, port);
+  await assert.rejects(client.send({ method: 'HEAD', path: '/k', headers: H, into: [] }), (err) => isCachalotError(err) && err.code === 'BadResponse');
 });
 
 test('a reply trickling in many small writes (head split mid-line, body bytes in the head packet) is assembled exactly', async (t) => {
@@ -127,7 +159,7 @@ test('a reply trickling in many small writes (head split mid-line, body bytes in
   );
   const client = clientFor(t, port);
   const into = Buffer.alloc(body.length);
-  const reply = await client.get({ path: '/k', headers: H, into: [into] });
+  const reply = await client.send({ path: '/k', headers: H, into: [into] });
   assert.equal(reply.status, 206);
   assert.equal(reply.headers.get('etag'), '"slow"');
   assert.ok(into.equals(body), 'body bytes differ');
@@ -156,7 +188,7 @@ test('a body spread over several buffers fills each in turn; each is reported fu
   let settled = false;
   let sentAtFirst = -1;
   const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  const reply = client.get({
+  const reply = client.send({
     path: '/k',
     headers: H,
     into,
@@ -182,7 +214,7 @@ test('`check` sees a 2xx reply\'s headers first: what it throws fails the GET, a
   const refused = new Error('changed');
   let filled = 0;
   await assert.rejects(
-    client.get({
+    client.send({
       path: '/k',
       headers: H,
       into,
@@ -204,7 +236,7 @@ test('keep-alive: sequential GETs reuse one TCP connection', async (t) => {
   const client = clientFor(t, served.port);
   for (let i = 0; i < 3; i++) {
     const into = Buffer.alloc(body.length);
-    assert.equal((await client.get({ path: `/k${i}`, headers: H, into: [into] })).status, 206);
+    assert.equal((await client.send({ path: `/k${i}`, headers: H, into: [into] })).status, 206);
     assert.ok(into.equals(body));
   }
   assert.equal(served.connections(), 1);
@@ -222,7 +254,7 @@ test('a reply with Connection: close is not reused; the next GET opens a new con
   const client = clientFor(t, served.port);
   for (let i = 0; i < 2; i++) {
     const into = Buffer.alloc(body.length);
-    assert.equal((await client.get({ path: '/k', headers: H, into: [into] })).status, 206);
+    assert.equal((await client.send({ path: '/k', headers: H, into: [into] })).status, 206);
     assert.equal(into.toString(), '0123456789');
   }
   assert.equal(served.connections(), 2);
@@ -245,7 +277,7 @@ test('maxSockets bounds the requests open at once; the rest wait their turn and 
   );
   const client = clientFor(t, served.port, { maxSockets: 2 });
   const intos = Array.from({ length: 5 }, () => Buffer.alloc(32));
-  const replies = await Promise.all(intos.map((into, i) => client.get({ path: `/k${i}`, headers: H, into: [into] })));
+  const replies = await Promise.all(intos.map((into, i) => client.send({ path: `/k${i}`, headers: H, into: [into] })));
   assert.deepEqual(
     replies.map((r) => r.status),
     [206, 206, 206, 206, 206],
@@ -267,10 +299,10 @@ test('a pooled connection the server closed while idle is replaced: the next GET
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length);
-  await client.get({ path: '/a', headers: H, into: [into] });
+  await client.send({ path: '/a', headers: H, into: [into] });
   await sleep(60); // the server closes the idle connection
   into.fill(0);
-  assert.equal((await client.get({ path: '/b', headers: H, into: [into] })).status, 206);
+  assert.equal((await client.send({ path: '/b', headers: H, into: [into] })).status, 206);
   assert.ok(into.equals(body));
   assert.equal(served.connections(), 2);
 });
@@ -290,9 +322,9 @@ test('a pooled connection the server drops as the next request arrives is retrie
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length);
-  await client.get({ path: '/a', headers: H, into: [into] });
+  await client.send({ path: '/a', headers: H, into: [into] });
   into.fill(0);
-  assert.equal((await client.get({ path: '/b', headers: H, into: [into] })).status, 206);
+  assert.equal((await client.send({ path: '/b', headers: H, into: [into] })).status, 206);
   assert.equal(into.toString(), 'abcdefgh');
   assert.equal(served.connections(), 2);
   assert.equal(requests, 3);
@@ -314,12 +346,12 @@ test('a 404 with an XML body and content-length resolves with status and text; t
   );
   const client = clientFor(t, served.port);
   const into = Buffer.alloc(body.length, 0x11);
-  const reply = await client.get({ path: '/missing', headers: H, into: [into] });
+  const reply = await client.send({ path: '/missing', headers: H, into: [into] });
   assert.equal(reply.status, 404);
   assert.equal(reply.text, XML_404);
   assert.equal(reply.headers.get('content-type'), 'application/xml');
   assert.ok(into.every((b) => b === 0x11), 'an error body must not be written into `into`');
-  assert.equal((await client.get({ path: '/present', headers: H, into: [into] })).status, 206);
+  assert.equal((await client.send({ path: '/present', headers: H, into: [into] })).status, 206);
   assert.equal(into.toString(), '0123456789');
   assert.equal(served.connections(), 1);
 });
@@ -337,11 +369,11 @@ test('a 503 without content-length, its body ended by the connection closing, re
     }),
   );
   const client = clientFor(t, served.port);
-  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
+  const reply = await client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.equal(reply.status, 503);
   assert.equal(reply.text, xml);
   // And the client still works afterwards, on a new connection.
-  assert.equal((await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] })).text, xml);
+  assert.equal((await client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] })).text, xml);
   assert.equal(served.connections(), 2);
 });
 
@@ -357,7 +389,7 @@ test('a non-2xx reply with a chunked body on a kept-alive connection resolves (i
   );
   const client = clientFor(t, served.port, { timeoutMs: 3000 });
   const started = Date.now();
-  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
+  const reply = await client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
   assert.equal(reply.status, 403);
   assert.equal(reply.text, '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
@@ -381,7 +413,7 @@ test('a chunked error body split at awkward places, ended by Connection: close, 
     }),
   );
   const client = clientFor(t, served.port);
-  const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
+  const reply = await client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
   assert.equal(reply.status, 403);
   assert.equal(reply.text, xml);
 });
@@ -399,7 +431,7 @@ test('a long error body is cut at about 64 KiB and its connection is not reused'
   );
   const client = clientFor(t, served.port);
   for (let i = 0; i < 2; i++) {
-    const reply = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
+    const reply = await client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] });
     assert.equal(reply.status, 500);
     assert.ok(reply.text !== undefined && reply.text.length >= 64 * 1024 && reply.text.length < big.length, `text of ${reply.text?.length} bytes`);
     assert.match(reply.text, /^e+$/);
@@ -421,21 +453,21 @@ test('a 2xx whose content-length differs from into.length rejects with BadRespon
   const client = clientFor(t, served.port);
   for (const path of ['/longer', '/shorter', '/chunked', '/extra']) {
     const into = Buffer.alloc(10);
-    await assert.rejects(client.get({ path, headers: H, into: [into] }), (err) => isCachalotError(err, 'BadResponse'), path);
+    await assert.rejects(client.send({ path, headers: H, into: [into] }), (err) => isCachalotError(err, 'BadResponse'), path);
   }
 });
 
 test('a reply that is not HTTP rejects with BadResponse', async (t) => {
   const served = await serve(t, rawServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n')));
   const client = clientFor(t, served.port);
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err) => isCachalotError(err, 'BadResponse'));
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err) => isCachalotError(err, 'BadResponse'));
 });
 
 test('a server that accepts and never answers: Timeout after about timeoutMs', async (t) => {
   const served = await serve(t, net.createServer(() => {}));
   const client = clientFor(t, served.port, { timeoutMs: 200 });
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)] }), (err) => isCachalotError(err, 'Timeout'));
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)] }), (err) => isCachalotError(err, 'Timeout'));
   const took = Date.now() - started;
   assert.ok(took >= 150 && took < 1500, `timed out after ${took} ms`);
 });
@@ -450,7 +482,7 @@ test('a body that stalls half way: Timeout, counted from the last byte', async (
   );
   const client = clientFor(t, served.port, { timeoutMs: 200 });
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(100)] }), (err) => isCachalotError(err, 'Timeout'));
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(100)] }), (err) => isCachalotError(err, 'Timeout'));
   assert.ok(Date.now() - started < 1500);
 });
 
@@ -466,7 +498,7 @@ test('a server that sends half the body and then drops the connection: the GET r
     }),
   );
   const client = clientFor(t, served.port);
-  const outcome = await client.get({ path: '/k', headers: H, into: [Buffer.alloc(body.length)] }).then(
+  const outcome = await client.send({ path: '/k', headers: H, into: [Buffer.alloc(body.length)] }).then(
     (reply) => ({ reply }),
     (err: unknown) => ({ err }),
   );
@@ -487,8 +519,8 @@ test('a body dropped half way on a reused connection rejects too, and is not sen
     }),
   );
   const client = clientFor(t, served.port);
-  await client.get({ path: '/a', headers: H, into: [Buffer.alloc(body.length)] });
-  await assert.rejects(client.get({ path: '/b', headers: H, into: [Buffer.alloc(body.length)] }), Error);
+  await client.send({ path: '/a', headers: H, into: [Buffer.alloc(body.length)] });
+  await assert.rejects(client.send({ path: '/b', headers: H, into: [Buffer.alloc(body.length)] }), Error);
   assert.equal(requests, 2);
   assert.equal(served.connections(), 1);
 });
@@ -499,7 +531,7 @@ test('a refused connection rejects', async (t) => {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   const client = clientFor(t, port);
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
 });
 
 test('aborting a GET the server does not answer rejects promptly with the abort reason', async (t) => {
@@ -509,7 +541,7 @@ test('aborting a GET the server does not answer rejects promptly with the abort 
   const reason = new Error('caller gave up');
   setTimeout(() => controller.abort(reason), 50);
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(10)], signal: controller.signal }), (err) => err === reason);
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(10)], signal: controller.signal }), (err) => err === reason);
   assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
 });
 
@@ -525,7 +557,7 @@ test('aborting in the middle of a body rejects promptly and closes the connectio
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
   const started = Date.now();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(100000)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(100000)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   assert.ok(Date.now() - started < 1000);
   await sleep(50);
   assert.equal(served.sockets.size, 0, 'the aborted connection is still open');
@@ -536,7 +568,7 @@ test('a GET whose signal is already aborted rejects and leaves no connection ope
   const client = clientFor(t, served.port);
   const controller = new AbortController();
   controller.abort();
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   await sleep(100);
   assert.equal(served.sockets.size, 0, 'a connection was left open');
 });
@@ -550,10 +582,10 @@ test('aborting a GET on a reused connection leaves no connection open', async (t
     }),
   );
   const client = clientFor(t, served.port, { timeoutMs: 5000 });
-  await client.get({ path: '/a', headers: H, into: [Buffer.alloc(1)] });
+  await client.send({ path: '/a', headers: H, into: [Buffer.alloc(1)] });
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 30);
-  await assert.rejects(client.get({ path: '/b', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
+  await assert.rejects(client.send({ path: '/b', headers: H, into: [Buffer.alloc(1)], signal: controller.signal }), (err: Error) => err.name === 'AbortError');
   client.close();
   await sleep(100);
   assert.equal(served.sockets.size, 0, 'a connection was left open');
@@ -591,7 +623,7 @@ test('https: a server whose certificate is not trusted is refused', async (t) =>
     }),
   );
   const client = clientFor(t, served.port, {}, 'https:');
-  await assert.rejects(client.get({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => /CERT|certificate/i.test(`${err.code} ${err.message}`));
+  await assert.rejects(client.send({ path: '/k', headers: H, into: [Buffer.alloc(1)] }), (err: NodeJS.ErrnoException) => /CERT|certificate/i.test(`${err.code} ${err.message}`));
   assert.equal(requests, 0);
 });
 
@@ -618,8 +650,8 @@ test('https: with the certificate trusted (NODE_EXTRA_CA_CERTS, in a child proce
         const client = new HttpRangeClient({ protocol: 'https:', hostname, port: ${served.port} }, { maxSockets: 1, timeoutMs: 3000 });
         const into = Buffer.alloc(${body.length});
         try {
-          const first = await client.get({ path: '/a', headers: { host: 'test' }, into: [into] });
-          const second = await client.get({ path: '/b', headers: { host: 'test' }, into: [into] });
+          const first = await client.send({ path: '/a', headers: { host: 'test' }, into: [into] });
+          const second = await client.send({ path: '/b', headers: { host: 'test' }, into: [into] });
           out.push({ hostname, status: [first.status, second.status], etag: second.headers.get('etag'), sha: createHash('sha256').update(into).digest('hex') });
         } catch (err) {
           out.push({ hostname, error: String(err && err.code) + ' ' + String(err && err.message) });

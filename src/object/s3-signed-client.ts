@@ -4,9 +4,9 @@ import type { AwsCredentialIdentityProvider, SourceData } from '@smithy/types';
 import { CachalotError } from '../errors';
 import { HttpRangeClient, type HttpOrigin, type HttpReply } from './http-range-client';
 import { fromS3Error } from './s3-errors';
-import type { RangeRequest } from './types';
+import type { ObjectInfo, RangeRequest } from './types';
 
-export interface RangedGetOptions {
+export interface SignedClientOptions {
   bucket: string;
   /** Custom endpoint (path-style addressing); AWS's regional endpoint when absent. */
   endpoint?: string;
@@ -16,23 +16,23 @@ export interface RangedGetOptions {
   maxSockets: number;
 }
 
-/** SHA-256 of an empty body: a GET signs its (absent) payload. */
+/** SHA-256 of an empty body: a GET or HEAD signs its (absent) payload. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /**
- * S3 GetObject with a Range, signed with SigV4 (the sdk's own signer and
- * credential chain) and sent through HttpRangeClient, which reads the body
- * straight into the caller's buffer. S3's error replies map to the same typed
- * errors as the sdk's.
+ * The read path's S3 requests, GetObject with a Range and HeadObject, signed
+ * with SigV4 (the sdk's own signer and credential chain) and sent through
+ * HttpRangeClient, which reads a GET's body straight into the caller's
+ * buffers. S3's error replies map to the same typed errors as the sdk's.
  */
-export class S3RangedGet {
+export class S3SignedClient {
   private readonly http: HttpRangeClient;
   private readonly signer: SignatureV4;
   private readonly origin: HttpOrigin;
   private readonly host: string;
   private readonly pathPrefix: string;
 
-  constructor(private readonly options: RangedGetOptions) {
+  constructor(private readonly options: SignedClientOptions) {
     const { bucket, endpoint, region } = options;
     const virtualHost = endpoint === undefined && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
     const url = new URL(endpoint ?? `https://${virtualHost ? `${bucket}.` : ''}s3.${region}.amazonaws.com`);
@@ -62,14 +62,8 @@ export class S3RangedGet {
     const { key, start, end, ifMatch, signal, onFilled } = request;
     const what = `get s3://${this.options.bucket}/${key} [${start}, ${end})`;
     try {
-      const path = `${this.pathPrefix}/${key.split('/').map(encodeSegment).join('/')}`;
-      const headers: Record<string, string> = {
-        host: this.host,
-        range: `bytes=${start}-${end - 1}`,
-        'x-amz-content-sha256': EMPTY_SHA256,
-      };
+      const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}` };
       if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-      const signed = await this.signer.sign({ method: 'GET', protocol: this.origin.protocol, hostname: this.origin.hostname, port: this.origin.port, path, headers, query: {} });
       // Some S3-compatible servers ignore If-Match: the ETag is checked here too, before a byte is taken.
       const check = (replyHeaders: Map<string, string>) => {
         const etag = replyHeaders.get('etag');
@@ -77,7 +71,7 @@ export class S3RangedGet {
           throw new CachalotError('PreconditionFailed', `${what}: object changed (ETag ${etag}, expected ${ifMatch})`);
         }
       };
-      const reply = await this.http.get({ path, headers: signed.headers, into, onFilled, check, signal });
+      const reply = await this.http.send({ ...(await this.signed('GET', key, headers)), into, onFilled, check, signal });
       if (reply.status < 200 || reply.status >= 300) throw s3ErrorOf(reply);
       return into;
     } catch (err) {
@@ -85,8 +79,34 @@ export class S3RangedGet {
     }
   }
 
+  /** The object's size, ETag and mtime; undefined when there is no such key. */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const reply = await this.http.send({ method: 'HEAD', ...(await this.signed('HEAD', key, {})), into: [] });
+      if (reply.status === 404) return undefined;
+      if (reply.status < 200 || reply.status >= 300) throw s3ErrorOf(reply);
+      const modified = reply.headers.get('last-modified');
+      return {
+        key,
+        size: Number(reply.headers.get('content-length') ?? 0),
+        etag: reply.headers.get('etag') ?? '',
+        lastModified: modified === undefined ? new Date(0) : new Date(modified),
+      };
+    } catch (err) {
+      throw fromS3Error(err, `head s3://${this.options.bucket}/${key}`);
+    }
+  }
+
   close(): void {
     this.http.close();
+  }
+
+  /** The path of key and the request's headers with host, payload hash and SigV4 signature added. */
+  private async signed(method: 'GET' | 'HEAD', key: string, headers: Record<string, string>): Promise<{ path: string; headers: Record<string, string> }> {
+    const path = `${this.pathPrefix}/${key.split('/').map(encodeSegment).join('/')}`;
+    const request = { host: this.host, 'x-amz-content-sha256': EMPTY_SHA256, ...headers };
+    const signed = await this.signer.sign({ method, protocol: this.origin.protocol, hostname: this.origin.hostname, port: this.origin.port, path, headers: request, query: {} });
+    return { path, headers: signed.headers };
   }
 }
 
