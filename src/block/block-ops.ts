@@ -7,9 +7,11 @@ import { blockRange, type BlockCache, type BlockRequest, type PinnedBlocks } fro
  * A node's side of warm-up and the cache operations (docs/WARMUP.md): a
  * batch of blocks the node is to load, check, unpin or evict, asked over its
  * control socket (standalone) or by the peer RPC BlockOps (cluster). The
- * caller chose the blocks and bounds how many it asks at once.
+ * caller chose the blocks and bounds how many it asks at once. A warm
+ * answers once its blocks are fetched; flush (no blocks) answers once every
+ * block fetched so far is stored, and ends a warm-up.
  */
-export const BLOCK_OPS = ['warm', 'check', 'unpin', 'evict'] as const;
+export const BLOCK_OPS = ['warm', 'check', 'unpin', 'evict', 'flush'] as const;
 export type BlockOp = (typeof BLOCK_OPS)[number];
 
 /** loaded / cached (warm, check); absent (check: not cached); done (unpin, evict); failed. */
@@ -64,6 +66,7 @@ const requestSchema = z.object({
 export function parseBlockOpsRequest(value: unknown): BlockOpsRequest {
   const parsed = requestSchema.safeParse(value);
   if (!parsed.success) throw new BadRequest(`not a block operation: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  if (parsed.data.op === 'flush' && parsed.data.blocks.length > 0) throw new BadRequest('flush takes no blocks');
   for (const b of parsed.data.blocks) {
     if (b.index * b.blockSize >= b.objectSize) throw new BadRequest(`no block ${b.index} in ${b.bucket}/${b.key} of ${b.objectSize} bytes`);
   }
@@ -86,6 +89,7 @@ export class BlockOps {
   /** Every block of the batch at once; a block that fails is reported, the others go on. */
   async run(request: BlockOpsRequest): Promise<BlockOpsReply> {
     const { pins, blockSize } = this.options;
+    if (request.op === 'flush') await this.options.source.stored();
     const results = await Promise.all(
       request.blocks.map(async (block) => {
         const result = await this.one(request, block);

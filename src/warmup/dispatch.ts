@@ -12,6 +12,8 @@ export interface DispatchOptions {
   stopped: () => boolean;
   /** Each unit's result, in order; a call that failed fails each of its units. */
   onResult: (node: LoadingNode, unit: Unit, result: BlockResult, reply?: BlockOpsReply) => void;
+  /** Loads: a node that loaded blocks and then failed its flush; what it loaded may not be stored. */
+  onFlushFailed?: (node: LoadingNode, failure: { code: string; error: string }) => void;
 }
 
 /** Batches of operations that load nothing: many blocks a call. */
@@ -35,6 +37,9 @@ function consecutive(last: Unit, next: Unit): boolean {
  * Sends every node its units in batches. For loads, a node has at most
  * `parallel` blocks in flight: many small batches at once, so that one
  * batch's last block does not leave the node idle while the next is asked.
+ * A node answers a load once its blocks are fetched, and stores them after:
+ * a node that loaded anything is flushed at the end, so that the warm-up
+ * ends with every block it loaded stored.
  */
 export async function dispatch(queues: Map<LoadingNode, UnitQueue>, options: DispatchOptions): Promise<void> {
   const { op, pin, parallel, stopped, onResult } = options;
@@ -42,10 +47,12 @@ export async function dispatch(queues: Map<LoadingNode, UnitQueue>, options: Dis
   const batch = loads ? Math.min(LOAD_BATCH, parallel) : CHECK_BATCH;
   const callsPerNode = loads ? Math.floor(parallel / batch) : 2;
   const perNode = async (node: LoadingNode, units: UnitQueue) => {
+    let sent = false;
     const caller = async () => {
       while (!stopped()) {
         const taken = await units.take(batch, loads ? consecutive : undefined);
         if (taken.length === 0 || stopped()) return;
+        sent = true;
         try {
           const reply = await node.run({ op, pin, blocks: taken.map((unit) => unit.block) });
           taken.forEach((unit, i) => onResult(node, unit, reply.results[i] ?? failed(`${node.name} answered fewer results than blocks`), reply));
@@ -55,6 +62,12 @@ export async function dispatch(queues: Map<LoadingNode, UnitQueue>, options: Dis
       }
     };
     await Promise.all(Array.from({ length: callsPerNode }, caller));
+    if (!loads || !sent) return;
+    try {
+      await node.run({ op: 'flush', pin: false, blocks: [] });
+    } catch (err) {
+      options.onFlushFailed?.(node, { code: isCachalotError(err) ? err.code : 'Internal', error: `flush: ${oneLine(err)}` });
+    }
   };
   await Promise.all([...queues].map(([node, units]) => perNode(node, units)));
 }

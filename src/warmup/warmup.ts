@@ -65,6 +65,7 @@ export async function runWarmup(options: WarmupOptions): Promise<WarmupReport> {
       parallel: options.parallel,
       stopped: options.stopped,
       onResult: (_node, unit, result) => tally.record(unit, result),
+      onFlushFailed: (node, failure) => tally.fail({ name: node.name, ...failure }),
     })]);
   } finally {
     progress?.stop();

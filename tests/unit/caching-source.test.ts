@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BufferPool, type BlockBuffer } from '../../src/block/block-buffer';
-import { BlockOps } from '../../src/block/block-ops';
+import { BlockOps, parseBlockOpsRequest } from '../../src/block/block-ops';
 import { CachingSource } from '../../src/block/caching-source';
 import { OriginSource } from '../../src/block/origin-source';
 import { Slots } from '../../src/block/slots';
@@ -166,14 +166,17 @@ test('warm: loads a block into the tiers once and reports cached blocks without 
   const tier = new SlowTier();
   const source = new CachingSource(tier, { load: (r) => (loads++, origin.load(r)) }, 4);
   const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
-  const warming = Promise.all([0, 1, 2, 0].map((i) => source.warm(request(i))));
-  // warm resolves only once the tier has taken the block.
-  while (tier.kept.size < 3) {
-    await new Promise((resolve) => setImmediate(resolve));
-    tier.drain();
-  }
-  assert.deepEqual(await warming, ['loaded', 'loaded', 'loaded', 'loaded']);
+  // warm resolves once the block is fetched, its disk write still going on; stored() waits for the writes.
+  assert.deepEqual(await Promise.all([0, 1, 2, 0].map((i) => source.warm(request(i)))), ['loaded', 'loaded', 'loaded', 'loaded']);
   assert.equal(loads, 3, 'one fetch per block');
+  assert.equal(tier.kept.size, 0, 'warm waited for the tier');
+  let stored = false;
+  const storing = source.stored().then(() => (stored = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(stored, false, 'stored() before the tier took the blocks');
+  tier.drain();
+  await storing;
+  assert.equal(tier.kept.size, 3);
   assert.equal(await source.warm(request(1)), 'cached');
   assert.equal(loads, 3);
   // The node's side of `cachalot warmup` counts each block (metrics: warm-up progress).
@@ -182,6 +185,26 @@ test('warm: loads a block into the tiers once and reports cached blocks without 
   const reply = await ops.run({ op: 'warm', pin: false, blocks: [request(2), request(1)] });
   assert.deepEqual(reply.results.map((r) => r.outcome), ['cached', 'cached']);
   assert.deepEqual(counted, [['warm', 'cached', BLOCK], ['warm', 'cached', BLOCK]]);
+});
+
+test('flush answers once every block fetched so far is stored, and takes no blocks', async () => {
+  const store = new MemoryStore('b');
+  const bytes = sampleBytes('flush', 2 * BLOCK);
+  const info = store.put('f', bytes);
+  const tier = new SlowTier();
+  const source = new CachingSource(tier, new OriginSource(store, new BufferPool({ size: BLOCK })), 4);
+  const ops = new BlockOps({ source, cache: tier, blockSize: BLOCK });
+  const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
+  const loaded = await ops.run({ op: 'warm', pin: false, blocks: [request(0), request(1)] });
+  assert.deepEqual(loaded.results.map((r) => r.outcome), ['loaded', 'loaded']);
+  let flushed = false;
+  const flushing = ops.run({ op: 'flush', pin: false, blocks: [] }).then((reply) => ((flushed = true), reply));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(flushed, false, 'flush answered with two writes going on');
+  tier.drain();
+  assert.deepEqual((await flushing).results, []);
+  assert.equal(tier.kept.size, 2);
+  assert.throws(() => parseBlockOpsRequest({ op: 'flush', blocks: [request(0)] }), /flush takes no blocks/);
 });
 
 test('a read of a block that a warm-up waits to fetch is not held behind other background work', async () => {

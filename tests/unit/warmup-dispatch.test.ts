@@ -16,10 +16,15 @@ function units(count: number, key = 'k'): Unit[] {
 
 /** A node whose loads take a little while each; it counts what it was asked. */
 function countingNode() {
-  const stats = { inFlight: 0, maxInFlight: 0, largestCall: 0, calls: 0 };
+  const stats = { inFlight: 0, maxInFlight: 0, largestCall: 0, calls: 0, flushes: 0 };
   const node: LoadingNode = {
     name: 'n',
     run: async (request: BlockOpsRequest): Promise<BlockOpsReply> => {
+      if (request.op === 'flush') {
+        assert.equal(stats.inFlight, 0, 'flushed with loads in flight');
+        stats.flushes++;
+        return { results: [], blockSize: 8, pinnedBytes: 0, pinCapacityBytes: 0 };
+      }
       stats.calls++;
       stats.largestCall = Math.max(stats.largestCall, request.blocks.length);
       stats.inFlight += request.blocks.length;
@@ -52,6 +57,7 @@ for (const parallel of [1, 3, 16]) {
     assert.ok(stats.maxInFlight <= parallel, `${stats.maxInFlight} blocks loading at once`);
     // Enough calls at once to keep the node busy: all of --parallel (rounded down to whole calls).
     assert.equal(stats.maxInFlight, parallel === 3 ? 2 : parallel);
+    assert.equal(stats.flushes, 1, 'one flush, after the last load');
   });
 }
 
@@ -84,12 +90,35 @@ test('a call\'s two blocks are consecutive blocks of one object, one GET\'s wort
   const node: LoadingNode = {
     name: 'n',
     run: async (request: BlockOpsRequest): Promise<BlockOpsReply> => {
-      calls.push(request.blocks.map((b) => `${b.key}${b.index}`).join('+'));
+      calls.push(request.op === 'flush' ? 'flush' : request.blocks.map((b) => `${b.key}${b.index}`).join('+'));
       return { results: request.blocks.map(() => ({ outcome: 'loaded', pinned: false, errorCode: '', error: '' })), blockSize: 8, pinnedBytes: 0, pinCapacityBytes: 0 };
     },
   };
   // What a node of a cluster is given: the spans it owns (blocks 2n, 2n+1), an object of an odd count of blocks, then the next object.
   const mine = [...units(8, 'a').filter((u) => [0, 1, 4, 5, 6].includes(u.block.index)), ...units(4, 'b')];
   await dispatch(new Map([[node, UnitQueue.of(mine)]]), { op: 'warm', pin: false, parallel: 2, stopped: () => false, onResult: () => {} });
-  assert.deepEqual(calls, ['a0+a1', 'a4+a5', 'a6', 'b0+b1', 'b2+b3']);
+  assert.deepEqual(calls, ['a0+a1', 'a4+a5', 'a6', 'b0+b1', 'b2+b3', 'flush']);
+});
+
+test('a node that loaded nothing is not flushed; one whose flush fails is reported by name', async () => {
+  const idle = countingNode();
+  await dispatch(new Map([[idle.node, UnitQueue.of([])]]), { op: 'warm', pin: false, parallel: 4, stopped: () => false, onResult: () => {} });
+  assert.equal(idle.stats.flushes, 0);
+  const failing: LoadingNode = {
+    name: 'n2 (127.0.0.1:9)',
+    run: async (request) => {
+      if (request.op === 'flush') throw new Error('connection reset');
+      return { results: request.blocks.map(() => ({ outcome: 'loaded', pinned: false, errorCode: '', error: '' })), blockSize: 8, pinnedBytes: 0, pinCapacityBytes: 0 };
+    },
+  };
+  const failures: string[] = [];
+  await dispatch(new Map([[failing, UnitQueue.of(units(4))]]), {
+    op: 'warm',
+    pin: false,
+    parallel: 4,
+    stopped: () => false,
+    onResult: () => {},
+    onFlushFailed: (node, failure) => failures.push(`${node.name}: ${failure.error}`),
+  });
+  assert.deepEqual(failures, ['n2 (127.0.0.1:9): flush: connection reset']);
 });
