@@ -1,5 +1,6 @@
 import type { BlockBuffer } from '../block/block-buffer';
 import type { BlockRequest, BlockSource } from '../block/types';
+import { compareCodeUnits } from '../code-unit-order';
 import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { ownerOfBlock } from './block-placement';
@@ -85,7 +86,7 @@ export class PeerSource implements BlockSource {
       if (now < until) out.push({ id, msLeft: until - now });
       else this.suspectUntil.delete(id);
     }
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return out.sort((a, b) => compareCodeUnits(a.id, b.id));
   }
 
   /** The owner when it is another node that is not suspect; undefined to go to S3. */

@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../code-unit-order';
 import { figuresBy, type Member, type MembershipView, type NodeFigures } from './types';
 
 /**
@@ -37,5 +38,5 @@ function suspectsOf(members: Member[]): ClusterStatus['suspects'] {
   for (const member of members) {
     for (const id of member.suspects) by.set(id, [...(by.get(id) ?? []), member.id]);
   }
-  return [...by].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, members]) => ({ id, by: members }));
+  return [...by].sort(([a], [b]) => compareCodeUnits(a, b)).map(([id, members]) => ({ id, by: members }));
 }

@@ -1,3 +1,4 @@
+import { compareCodeUnits } from '../code-unit-order';
 import { figuresBy, type EpochStore, type HeartbeatReply, type HeartbeatRequest, type Lease, type Member, type MembershipView, type NodeReport, type RegisterRequest } from './types';
 
 export type MembershipChange = 'joined' | 'changed' | 'left' | 'lapsed';
@@ -89,7 +90,7 @@ export class Membership {
     this.expire();
     const now = this.now();
     const members = [...this.members.values()]
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .sort((a, b) => compareCodeUnits(a.id, b.id))
       .map(({ renewedAt, ...member }): Member => {
         const leaseAgeMs = now - renewedAt;
         return { ...member, leaseAgeMs, state: leaseAgeMs > this.options.leaseMs / 2 ? 'late' : 'alive' };
