@@ -38,8 +38,8 @@ const SHARED = new Map<string, Buffer>([
   ['shared/c.bin', patternBytes(2 * MiB, 13)],
 ]);
 // Twice one node's disk cache (8 MiB, no RAM tier) in the test of the cluster's combined cache:
-// 64 blocks of 256 KiB, so that rendezvous placement gives each node about a third (20-23 here;
-// with 16 blocks of 1 MiB one node would own 9, more than its disk holds).
+// 64 blocks of 256 KiB, so that rendezvous placement gives each node about a third (18-26 here,
+// placed two at a time; with 16 blocks of 1 MiB one node would own 9, more than its disk holds).
 const LARGE = new Map<string, Buffer>(Array.from({ length: 4 }, (_, i) => [`large/part-${i}.bin`, patternBytes(4 * MiB, 20 + i)]));
 const SMALL_CACHES = ['--ram-cache', '0', '--disk-cache', '8MiB', '--block-size', '256KiB'];
 // Read once, right after a node is killed: some of its blocks are the dead node's.
