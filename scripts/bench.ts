@@ -210,13 +210,15 @@ async function main(): Promise<number> {
   const seedSec = since(mark);
   progress(`seeded in ${seedSec.toFixed(1)} s`);
 
-  // The origin-direct client is set up as the daemon sets up its own: keep-alive sockets, one attempt.
+  // The origin-direct client is set up as the daemon sets up its own: keep-alive sockets. Two
+  // attempts: s3rver closes a socket idle for 5 s, and one taken from the pool as it closes failed
+  // a sample with "socket hang up" (cachalot's GET client sends such a request again itself).
   const originClient = new S3Client({
     endpoint: server.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: S3RVER_CREDENTIALS,
-    maxAttempts: 1,
+    maxAttempts: 2,
     requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
   });
   owned.onFinal(async () => originClient.destroy());
