@@ -1,4 +1,5 @@
 import type { BlockBuffer } from './block-buffer';
+import { pairKey } from './origin-source';
 import { SingleFlight } from './single-flight';
 import { Slots, type Slot } from './slots';
 import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
@@ -82,7 +83,7 @@ export class CachingSource implements BlockSource {
     try {
       const cached = await this.cache.get(request);
       if (cached) return cached;
-      slot = request.fromPeer ? this.fillingForPeers.request(false) : this.filling.request(background !== undefined && !background.raised);
+      slot = request.fromPeer ? this.fillingForPeers.request(false) : this.filling.request(background !== undefined && !background.raised, pairKey(request));
       if (background) background.slot = slot;
       await slot.granted;
     } finally {
@@ -115,3 +116,4 @@ export class CachingSource implements BlockSource {
     background.slot?.raise();
   }
 }
+

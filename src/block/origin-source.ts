@@ -7,6 +7,17 @@ import { crc32c } from './crc32c';
 /** The most one GET asks for when it loads several blocks: 16 MiB (two blocks of the default size). */
 export const MAX_RUN_BYTES = 16 * 2 ** 20;
 
+/**
+ * The pair of blocks that one GET loads together, as a key: blocks 2n and
+ * 2n+1 of one object version when two fit in MAX_RUN_BYTES, else the block
+ * alone. A warm-up asks a node for such a pair in one call, the cluster
+ * places both on one node, and their fill slots are granted together.
+ */
+export function pairKey(block: Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'blockSize'>): string {
+  const blocksPerPair = 2 * block.blockSize <= MAX_RUN_BYTES ? 2 : 1;
+  return `${block.bucket}\0${block.key}\0${block.etag}\0${Math.floor(block.index / blocksPerPair)}`;
+}
+
 interface Asked {
   request: BlockRequest;
   resolve(block: BlockBuffer): void;

@@ -11,6 +11,8 @@ export interface Slot {
 
 interface Waiter {
   background: boolean;
+  /** Background tickets of one tag are granted together when they wait together (see request). */
+  tag?: string;
   grant: () => void;
 }
 
@@ -27,6 +29,7 @@ export class Slots {
   private readonly waiting: Waiter[] = [];
   private readonly waitingBackground: Waiter[] = [];
   private readonly backgroundLimit: number;
+  private dispatchScheduled = false;
 
   constructor(
     private readonly limit: number,
@@ -47,13 +50,21 @@ export class Slots {
     this.dispatch();
   }
 
-  /** A ticket in either class; a background ticket may be raised while it waits. */
-  request(background: boolean): Slot {
-    const waiter: Waiter = { background, grant: () => {} };
+  /**
+   * A ticket in either class; a background ticket may be raised while it
+   * waits. Background tickets with the same tag (the blocks one GET loads)
+   * are granted together, or not yet: granted one by one as slots came free,
+   * their fetches went out as a GET each. A tagged ticket is looked at after
+   * the current turn of the event loop, so that the others of its tag asked
+   * in the same turn are waiting with it.
+   */
+  request(background: boolean, tag?: string): Slot {
+    const waiter: Waiter = { background, tag: background ? tag : undefined, grant: () => {} };
     let released = false;
     const granted = new Promise<void>((resolve) => (waiter.grant = resolve));
     (background ? this.waitingBackground : this.waiting).push(waiter);
-    this.dispatch();
+    if (waiter.tag === undefined) this.dispatch();
+    else this.dispatchAfterTurn();
     return {
       granted,
       raise: () => {
@@ -77,14 +88,46 @@ export class Slots {
     return this.held;
   }
 
+  private dispatchAfterTurn(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
   private dispatch(): void {
     while (this.held < this.limit) {
-      let next = this.waiting.shift();
-      if (!next && this.backgroundHeld < this.backgroundLimit) next = this.waitingBackground.shift();
-      if (!next) return;
-      this.held++;
-      if (next.background) this.backgroundHeld++;
-      next.grant();
+      const next = this.waiting.shift();
+      if (next) {
+        this.grant(next);
+        continue;
+      }
+      const group = this.nextBackgroundGroup();
+      if (!group) return;
+      for (const waiter of group) {
+        this.waitingBackground.splice(this.waitingBackground.indexOf(waiter), 1);
+        this.grant(waiter);
+      }
     }
+  }
+
+  /** The background tickets to grant now: the first waiting one with those of its tag, if there is room for all. */
+  private nextBackgroundGroup(): Waiter[] | undefined {
+    const first = this.waitingBackground[0];
+    if (!first) return undefined;
+    const group = first.tag === undefined ? [first] : this.waitingBackground.filter((w) => w.tag === first.tag);
+    const room = Math.min(this.limit - this.held, this.backgroundLimit - this.backgroundHeld);
+    if (room < 1) return undefined;
+    // A group larger than the background share could never be granted whole: it takes what there is.
+    if (group.length > this.backgroundLimit) return group.slice(0, room);
+    return group.length <= room ? group : undefined;
+  }
+
+  private grant(waiter: Waiter): void {
+    this.held++;
+    if (waiter.background) this.backgroundHeld++;
+    waiter.grant();
   }
 }

@@ -1,4 +1,4 @@
-import { MAX_RUN_BYTES } from '../block/origin-source';
+import { pairKey } from '../block/origin-source';
 import type { BlockRequest } from '../block/types';
 import { ownerOf, type Candidate } from './rendezvous';
 
@@ -8,18 +8,13 @@ type PlacedBlock = Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'blo
  * The member that owns a block: every node's read path and the warm-up ask
  * the same function, so a block is loaded where later reads look for it.
  *
- * Blocks are placed two at a time (a span: blocks 2n and 2n+1 of one object
- * version, when two fit in one GET of MAX_RUN_BYTES), so that the owner
- * loads both with one ranged GET. Placed one by one, the two halves of a
+ * Blocks are placed two at a time (pairKey: blocks 2n and 2n+1 of one
+ * object version, when two fit in one GET), so that the owner loads both
+ * with one ranged GET. Placed one by one, the two halves of a
  * GET's worth land on different nodes and cost a request each: a warm-up
  * of 64 blocks on 3 nodes made 49 GETs, against 32 from one node (S3 bills
  * per request, and s3rver spends about 8 ms of CPU on each).
  */
 export function ownerOfBlock<T extends Candidate>(block: PlacedBlock, members: readonly T[]): T | undefined {
-  return ownerOf(spanKey(block), members);
-}
-
-function spanKey(block: PlacedBlock): string {
-  const blocksPerSpan = 2 * block.blockSize <= MAX_RUN_BYTES ? 2 : 1;
-  return `${block.bucket}\0${block.key}\0${block.etag}\0${Math.floor(block.index / blocksPerSpan)}`;
+  return ownerOf(pairKey(block), members);
 }

@@ -42,6 +42,7 @@ class SlowTier implements BlockCache {
     this.finish.splice(0).forEach((resolve) => resolve());
   }
 
+
   stats(): TierStats[] {
     return [];
   }
@@ -157,6 +158,35 @@ test('slots: foreground waiters go before background ones, background holders le
   assert.equal(slots.inUse, 0);
 });
 
+test('slots: background tickets of one tag that wait together are granted together; a group too large goes one by one', async () => {
+  const slots = new Slots(4, 3);
+  const order: string[] = [];
+  const track = (name: string, background: boolean, tag?: string) => {
+    const slot = slots.request(background, tag);
+    void slot.granted.then(() => order.push(name));
+    return slot;
+  };
+  const held = [track('h0', true), track('h1', true)];
+  const [a0, a1] = [track('a0', true, 'pair-a'), track('a1', true, 'pair-a')];
+  const b0 = track('b0', true, 'pair-b');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ['h0', 'h1'], 'one background slot free: the pair waits for two, and b0 behind it');
+  held[0].release();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ['h0', 'h1', 'a0', 'a1'], 'two free: the pair at once');
+  for (const slot of [held[1], a0, a1]) slot.release();
+  await b0.granted;
+  b0.release();
+  // Four of one tag with three background slots: never whole, so one by one.
+  const many = Array.from({ length: 4 }, (_, i) => track(`m${i}`, true, 'big'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order.slice(-3), ['m0', 'm1', 'm2']);
+  many[0].release();
+  await many[3].granted;
+  for (const slot of many.slice(1)) slot.release();
+  assert.equal(slots.inUse, 0);
+});
+
 test('warm: loads a block into the tiers once and reports cached blocks without reading them', async () => {
   const store = new MemoryStore('b');
   const bytes = sampleBytes('warm', 3 * BLOCK);
@@ -215,13 +245,16 @@ test('a read of a block that a warm-up waits to fetch is not held behind other b
   const origin = new OriginSource(store, new BufferPool({ size: BLOCK }));
   const source = new CachingSource(new SlowTier(), { load: async (r) => (await new Promise<void>((go) => gates.push(go)), origin.load(r)) }, 4);
   const request = (index: number): BlockRequest => ({ bucket: 'b', key: 'f', etag: info.etag, index, objectSize: bytes.length, blockSize: BLOCK });
-  // Four warm fills: three hold the background slots, the fourth waits.
-  for (let i = 0; i < 4; i++) void source.warm(request(i)).catch(() => {});
-  await new Promise((resolve) => setImmediate(resolve));
+  // Four warm fills of blocks of four pairs: three hold the background slots, the fourth waits.
+  for (const i of [0, 2, 4, 6]) void source.warm(request(i)).catch(() => {});
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  await turns(2);
   assert.equal(gates.length, 3, 'three of four slots for background fills');
   // A read of the waiting block: raised to a read, it takes the free slot at once.
-  const read = source.load(request(3));
-  await new Promise((resolve) => setImmediate(resolve));
+  const read = source.load(request(6));
+  await turns(1);
   assert.equal(gates.length, 4, "the read's fetch started without waiting for the warm-up");
   gates.splice(0).forEach((go) => go());
   (await read).release();
