@@ -116,4 +116,3 @@ export class CachingSource implements BlockSource {
     background.slot?.raise();
   }
 }
-

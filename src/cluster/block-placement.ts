@@ -1,8 +1,7 @@
 import { pairKey } from '../block/origin-source';
-import type { BlockRequest } from '../block/types';
 import { ownerOf, type Candidate } from './rendezvous';
 
-type PlacedBlock = Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'blockSize'>;
+type PlacedBlock = Parameters<typeof pairKey>[0];
 
 /**
  * The member that owns a block: every node's read path and the warm-up ask

@@ -8,8 +8,8 @@ import { CachalotError } from '../errors';
  * straight into the caller's buffers (net's `onread`), so a block costs no
  * chunk allocations, no copies and no HTTP parser callbacks per 64 KiB.
  * Profiled on a cold read, the aws-sdk's GetObject spent 2.3 s of CPU per
- * 512 MiB where this spends 0.35 s; a process's first HEAD took 30-38 ms
- * through the sdk, against 5-7 ms here (docs/BENCHMARKS.md). LIST, with its
+ * 512 MiB where this spends 0.35 s; a process's first HEAD took 29-38 ms
+ * through the sdk, against 8-11 ms here (docs/BENCHMARKS.md). LIST, with its
  * XML, stays in the sdk.
  *
  * Keep-alive connections are pooled; at most maxSockets requests run at once
