@@ -4,6 +4,16 @@ import { SingleFlight } from './single-flight';
 import { Slots, type Slot } from './slots';
 import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
 
+/**
+ * Fill slots a warm-up leaves free for reads: one GET's worth (a block and
+ * the next, OriginSource), so that a read arriving during a warm-up fetches
+ * at once; every slot freed after that goes to a waiting read first. With a
+ * quarter of them kept free (6 of the default 24) a warm-up's disk writes
+ * held the slots its next GETs waited for, and it ran 10-15% slower
+ * (docs/BENCHMARKS.md, "Warm-up: the slots kept for reads").
+ */
+const KEPT_FOR_READS = 2;
+
 /** A warm-up fill still waiting for its slot, which a read of the same block raises to its own priority. */
 interface BackgroundFill {
   raised: boolean;
@@ -22,7 +32,7 @@ interface BackgroundFill {
  * nodes have slots of their own: a node whose reads all wait on a peer must
  * still serve that peer's requests, or two nodes could wait on each other.
  * Warm-up fills share the readers' slots in the background: a waiting read
- * is served first, and a quarter of the slots stay free for reads.
+ * is served first, and KEPT_FOR_READS slots stay free for reads.
  */
 export class CachingSource implements BlockSource {
   private readonly flights = new SingleFlight<BlockBuffer>();
@@ -41,7 +51,7 @@ export class CachingSource implements BlockSource {
     private readonly origin: BlockSource,
     maxFilling: number,
   ) {
-    this.filling = new Slots(maxFilling, maxFilling - Math.ceil(maxFilling / 4));
+    this.filling = new Slots(maxFilling, maxFilling - KEPT_FOR_READS);
     this.fillingForPeers = new Slots(maxFilling);
   }
 

@@ -46,10 +46,10 @@ const READAHEAD_MAX_DEFAULT = 128 * MiB;
 /**
  * Blocks between the start of their fetch and the end of their disk write
  * at most (CachingSource's fill slots): 192 MiB of 8 MiB blocks. A warm-up
- * may take three quarters of them, 18: room for its 16 blocks at once, 8
- * GETs of two, the origin's best. With 16 slots (12 for it) its pairs split
- * into more GETs and it ran 3-9% slower (docs/BENCHMARKS.md, "Warm-up: fill
- * slots").
+ * may take all but two of them, 22: room for its 16 blocks at once (8 GETs
+ * of two, the origin's best) and their disk writes. With 16 slots (12 for
+ * it then) its pairs split into more GETs and it ran 3-9% slower
+ * (docs/BENCHMARKS.md, "Warm-up: fill slots").
  */
 const MAX_PENDING_WRITES = 24;
 /** lz4 jobs at once: half of libuv's thread pool, the rest left to the disk tier's I/O. */
