@@ -7,12 +7,13 @@
 // round, so that no round measures its JIT warm-up; its process lives through
 // the run. The daemons are measured the same way: each warms the object up
 // once (recorded apart, as a node started just before a job meets it), and
-// after `cachalot evict` the second warm-up is the one compared with the
-// origin, read directly just before it: this VM's speed drifts by up to 2x
-// over minutes, and in a full run the round's own origin-direct reads come
-// minutes before its warm-ups. A fresh daemon's first warm-up also pays V8 compiling its code and
-// first touches of its buffer pool, which on this VM cost 2.3 us a page
-// (docs/BENCHMARKS.md, "Warm-up: a fresh daemon against a long-lived one").
+// after `cachalot evict` the next warm-ups are the ones compared with the
+// origin, each with the origin read directly just before it: this VM's speed
+// drifts by up to 2x over minutes, and in a full run the round's own
+// origin-direct reads come minutes before its warm-ups. A fresh daemon's
+// first warm-up also pays V8 compiling its code and first touches of its
+// buffer pool, which on this VM cost 2.3 us a page (docs/BENCHMARKS.md,
+// "Warm-up: a fresh daemon against a long-lived one").
 import { runCli } from '../../tests/support/mount-fixture';
 import type { ClusterBench } from './cluster';
 import { OWNER_ARGS } from './cluster';
@@ -23,6 +24,12 @@ import type { Session } from './session';
 import type { MountedTool, Tool, ToolContext } from './tools';
 
 export const WARMUP_NODES = 3;
+/**
+ * Measured warm-ups of each daemon per round, each after its own origin
+ * read: a pair takes seconds, while the rounds of this VM swing by more than
+ * the gap being measured (docs/BENCHMARKS.md, "The warm-up's yardstick").
+ */
+const PAIRS_PER_ROUND = 3;
 
 /** One mount and a cluster, each warming the object up from an empty cache. */
 export interface WarmupRows {
@@ -57,20 +64,20 @@ export class WarmupBench {
     private readonly readOrigin: OriginRead,
   ) {}
 
-  /** One round: a fresh mount, then a fresh cluster, each warming the big object from nothing twice. */
+  /** One round: a fresh mount, then a fresh cluster, each warming the big object from nothing, first and again. */
   async round(tool: Tool, out: WarmupSamples, progress: (line: string) => void): Promise<void> {
     const mounted: MountedTool[] = [];
     try {
       const mount = await tool.mount();
       mounted.push(mount);
-      await this.twice(['--mount', mount.mountpoint], 'standalone', out, (line) => progress(`  warmup, one mount, ${line}`));
+      await this.repeatedly(['--mount', mount.mountpoint], 'standalone', out, (line) => progress(`  warmup, one mount, ${line}`));
       await mount.unmount();
       mounted.length = 0;
 
       const meta = await this.cluster.meta();
       for (let i = 0; i < WARMUP_NODES; i++) mounted.push(await this.cluster.node(`warm-${i}`, meta, OWNER_ARGS));
       await Promise.all(mounted.map((node) => this.cluster.waitForView(node.mountpoint, WARMUP_NODES)));
-      await this.twice(['--meta', meta, '--token-file', this.cluster.tokenFile], 'cluster', out, (line) => progress(`  warmup, ${WARMUP_NODES}-node cluster, ${line}`));
+      await this.repeatedly(['--meta', meta, '--token-file', this.cluster.tokenFile], 'cluster', out, (line) => progress(`  warmup, ${WARMUP_NODES}-node cluster, ${line}`));
     } catch (err) {
       progress(`  warmup round failed: ${(err as Error).message}`);
       out.next.standalone.push({ error: (err as Error).message });
@@ -79,19 +86,20 @@ export class WarmupBench {
     }
   }
 
-  /** The object warmed up from an empty cache, then evicted (everywhere), read directly, and warmed up again. */
-  private async twice(where: string[], row: keyof WarmupRows, out: WarmupSamples, progress: (line: string) => void): Promise<void> {
+  /** The object warmed up from an empty cache; then, PAIRS_PER_ROUND times, evicted (everywhere), read directly, and warmed up again. */
+  private async repeatedly(where: string[], row: keyof WarmupRows, out: WarmupSamples, progress: (line: string) => void): Promise<void> {
     this.session.makeCold('big');
     out.first[row].push(await this.warm(where));
     progress(`first: ${describe(out.first[row].at(-1)!)}`);
-    const evicted = await runCli(['evict', ...where, this.target()], this.ctx.cachalotEnv, 600_000);
-    if (evicted.code !== 0) throw new Error(`cachalot evict: exit ${evicted.code}: ${evicted.stderr.trim().split('\n').pop()}`);
-    this.session.makeCold('big');
-    out.origin[row].push(await this.readOrigin());
-    progress(`origin direct just before: ${describe(out.origin[row].at(-1)!)}`);
-    this.session.makeCold('big');
-    out.next[row].push(await this.warm(where));
-    progress(`next: ${describe(out.next[row].at(-1)!)}`);
+    for (let pair = 0; pair < PAIRS_PER_ROUND; pair++) {
+      const evicted = await runCli(['evict', ...where, this.target()], this.ctx.cachalotEnv, 600_000);
+      if (evicted.code !== 0) throw new Error(`cachalot evict: exit ${evicted.code}: ${evicted.stderr.trim().split('\n').pop()}`);
+      this.session.makeCold('big');
+      out.origin[row].push(await this.readOrigin());
+      this.session.makeCold('big');
+      out.next[row].push(await this.warm(where));
+      progress(`next: ${describe(out.next[row].at(-1)!)}, origin direct just before: ${describe(out.origin[row].at(-1)!)}`);
+    }
   }
 
   private target(): string {
@@ -121,7 +129,7 @@ function describe(s: Sample): string {
 
 export function warmupTable(w: WarmupSamples, origin: Sample[]): string {
   return table(
-    ['', 'MB/s, the daemons\' first warm-up', 'MB/s, their next (after evict)', 'MB/s, origin direct just before the next'],
+    ['', 'MB/s, the daemons\' first warm-up', `MB/s, their next ${PAIRS_PER_ROUND} a round (each after evict)`, 'MB/s, origin direct just before each of those'],
     [
       ['origin direct (the ceiling: its best configuration, at the start of each round)', '', spread(origin, 0), ''],
       ['`cachalot warmup --mount` (one daemon loads every block)', spread(w.first.standalone, 0), spread(w.next.standalone, 0), spread(w.origin.standalone, 0)],
