@@ -277,13 +277,15 @@ async function main(): Promise<number> {
   const clusters = cachalot && (parts.cluster || parts.warmup) ? new ClusterBench(ctx, session, dataset, server.pid, options.measureTimeoutMs) : undefined;
   const cluster = parts.cluster ? clusters : undefined;
   const clusterSamples = emptyClusterSamples();
+  /** The big object read directly as a sample: MB/s, or the error. */
+  const originSample = (fetch: RangeFetcher, rangeBytes: number, parallel: number): Promise<Sample> =>
+    originDirect(fetch, dataset, rangeBytes, parallel).then(
+      (r): Sample => ({ value: r.mbps, seconds: r.seconds }),
+      (err: Error): Sample => ({ error: err.message }),
+    );
   // The warm-up's yardstick, read just before each measured warm-up: its own GETs (cachalot's, 16 MiB)
   // and as many in flight as a warm-up's default --parallel 16 keeps per node (8).
-  const readOrigin = async (): Promise<Sample> =>
-    originDirect(fetchers['cachalot GET'], dataset, 16 * MiB, 8).then(
-      (r) => ({ value: r.mbps, seconds: r.seconds }),
-      (err: Error) => ({ error: err.message }),
-    );
+  const readOrigin = () => originSample(fetchers['cachalot GET'], 16 * MiB, 8);
   const warmup = parts.warmup && clusters ? new WarmupBench(ctx, session, dataset, server.pid, clusters, readOrigin) : undefined;
   const warmupSamples = emptyWarmupSamples();
   // Warm-up is measured against the origin's own parallel GETs of the same run.
@@ -310,10 +312,7 @@ async function main(): Promise<number> {
       const originCpu0 = procStats(server.pid)?.cpuSec;
       const foreign = new ForeignCpu(() => [server.pid]);
       foreign.begin();
-      const o = await originDirect(fetchers[config.client], dataset, config.rangeBytes, config.parallel).then(
-        (r) => ({ value: r.mbps, seconds: r.seconds }) as Sample,
-        (err: Error) => ({ error: err.message }) as Sample,
-      );
+      const o = await originSample(fetchers[config.client], config.rangeBytes, config.parallel);
       const originCpu1 = procStats(server.pid)?.cpuSec;
       if (originCpu0 !== undefined && originCpu1 !== undefined) o.originCpuSec = originCpu1 - originCpu0;
       o.foreignCpuSec = foreign.end();

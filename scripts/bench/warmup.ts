@@ -40,7 +40,7 @@ export interface WarmupRows {
 export interface WarmupSamples {
   /** The daemons' first warm-up after they started. */
   first: WarmupRows;
-  /** The same daemons' second, after `cachalot evict`: the measure. */
+  /** The same daemons' next ones, each after `cachalot evict`: the measure. */
   next: WarmupRows;
   /** The origin read directly just before each of `next`'s samples. */
   origin: WarmupRows;
@@ -51,7 +51,7 @@ export function emptyWarmupSamples(): WarmupSamples {
   return { first: rows(), next: rows(), origin: rows() };
 }
 
-/** The origin read directly with the bench's ceiling client (cachalot's GET, 16 MiB x 8). */
+/** The origin read directly as the warm-up's yardstick (cachalot's GET, 16 MiB x 8: a warm-up's own GETs in flight). */
 export type OriginRead = () => Promise<Sample>;
 
 export class WarmupBench {
