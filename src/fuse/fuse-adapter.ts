@@ -105,7 +105,7 @@ export async function mountFuse(
           return { handle: await vfs.open(path, size), version: `${attr.size}:${attr.mtime.getTime()}` };
         };
         // The kernel keeps the pages it cached from the last open while the object is unchanged.
-        return serve('open', id, open, ({ handle, version }) => fuse.replyOpen(session, id, handle, inodes.reopenedAt(ino, version)));
+        return serve('open', id, open, ({ handle, version }) => fuse.replyOpen(session, id, handle, inodes.reopenedAt(ino, version), 0));
       }
       case FuseOp.Read:
         // The reply goes to the kernel from the cached blocks themselves; they are held until it has them.
@@ -120,7 +120,7 @@ export async function mountFuse(
         return serve('opendir', id, () => (path ? vfs.readdir(path) : noEntry()), (entries) => {
           const listing = nextListing++;
           listings.set(listing, listingOf(path!, entries, ino));
-          if (!fuse.replyOpen(session, id, listing, false)) listings.delete(listing);
+          if (!fuse.replyOpen(session, id, listing, false, 0)) listings.delete(listing);
         });
       }
       case FuseOp.Readdir: {
@@ -135,6 +135,8 @@ export async function mountFuse(
         const s = vfs.statfs();
         return fuse.replyStatfs(session, id, s.blockSize, s.blocks, s.blocksFree, s.files, s.nameMax);
       }
+      case FuseOp.Init:
+        return;
       case FuseOp.Ended:
         fuse.destroy(session);
         return markEnded();
@@ -153,7 +155,7 @@ export async function mountFuse(
   };
 
   const mountOptions = [`fsname=${optionValue(options.fsName)}`, 'subtype=cachalot', ...(options.allowOther ? ['allow_other'] : [])];
-  const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch);
+  const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch, false);
   const mount: FuseMount = {
     ended,
     setAttrTimeout: (seconds) => (ttl = seconds),

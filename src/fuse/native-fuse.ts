@@ -1,10 +1,10 @@
 import { nativeAddon } from '../native-addon';
 
 /**
- * Typed access to native/fuse, our N-API binding of libfuse3's low-level
- * interface (why not fuse-native: native/fuse/src/addon.cc). Requests arrive
- * at one dispatcher; each is answered once with a reply*, by the id it came
- * with. A reply for an id no longer in flight is refused (returns false).
+ * Typed access to native/fuse, which speaks the kernel's FUSE protocol
+ * (libfuse3 only mounts; native/fuse/src/session.h). Requests arrive at one
+ * dispatcher; each is answered once with a reply*, by the id it came with. A
+ * reply for an id no longer in flight is refused (returns false).
  */
 export const enum FuseOp {
   Lookup = 1,
@@ -17,8 +17,19 @@ export const enum FuseOp {
   Readdir = 8,
   Releasedir = 9,
   Statfs = 10,
+  /** INIT was answered: `size` is the protocol's minor version in use, `ino` a PassthroughState. */
+  Init = 98,
   /** The kernel connection ended (unmounted here or from outside); call destroy(). */
   Ended = 99,
+}
+
+/** What INIT settled about FUSE passthrough. */
+export const enum PassthroughState {
+  /** Not asked for. */
+  Off = 0,
+  On = 1,
+  /** The kernel does not offer it (before Linux 6.9, or built without CONFIG_FUSE_PASSTHROUGH). */
+  NoKernel = 2,
 }
 
 /**
@@ -35,14 +46,26 @@ export type SessionHandle = { readonly [sessionBrand]: true };
 export type StatArgs = [number, number, number, number, number, number, number];
 
 export interface NativeFuse {
-  /** Mounts synchronously; `options` is a -o string (fsname=...,subtype=...). Throws with libfuse's reason. */
-  mount(mountpoint: string, options: string, dispatch: Dispatch): SessionHandle;
+  /**
+   * Mounts synchronously; `options` is a -o string (fsname=...,subtype=...);
+   * `passthrough` asks the kernel for FUSE passthrough at INIT. Throws with
+   * libfuse's reason.
+   */
+  mount(mountpoint: string, options: string, dispatch: Dispatch, passthrough: boolean): SessionHandle;
   /** After FuseOp.Ended: stops replies and frees the session. */
   destroy(session: SessionHandle): void;
   replyErr(session: SessionHandle, id: number, errno: number): boolean;
   replyEntry(session: SessionHandle, id: number, ...stat: [...StatArgs, entryTimeoutSec: number, attrTimeoutSec: number]): boolean;
   replyAttr(session: SessionHandle, id: number, ...stat: [...StatArgs, attrTimeoutSec: number]): boolean;
-  replyOpen(session: SessionHandle, id: number, fh: number, keepCache: boolean): boolean;
+  /** backingId > 0 (from backingOpen): the kernel reads this open file from that backing file itself. */
+  replyOpen(session: SessionHandle, id: number, fh: number, keepCache: boolean, backingId: number): boolean;
+  /**
+   * Registers an open file descriptor as a passthrough backing file; throws
+   * an Error whose code is the errno's name (EPERM without CAP_SYS_ADMIN).
+   */
+  backingOpen(session: SessionHandle, fd: number): number;
+  /** Unregisters a backing id; opens that named it keep their file. */
+  backingClose(session: SessionHandle, backingId: number): void;
   /**
    * Sends the bytes of `buffers`, back to back, copied into the kernel on a
    * worker thread; `done` is called once they are, when the buffers may be

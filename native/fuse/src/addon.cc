@@ -1,8 +1,9 @@
-// cachalot_fuse: a thin N-API binding of libfuse3's low-level interface.
-// Why not fuse-native: it speaks libfuse2, whose reads arrive 128 KiB at a
-// time and each crosses two threads; libfuse3 negotiates 1 MiB requests
-// (max_pages) and here a reply is written to /dev/fuse straight from the JS
-// thread. docs/BENCHMARKS.md has the measurement.
+// cachalot_fuse: the kernel side of a mount. libfuse3 mounts and unmounts;
+// the FUSE protocol itself is spoken here (session.h says why), on a thread
+// that reads /dev/fuse and hands each request to JavaScript, which answers
+// with a reply* that writes to /dev/fuse itself. Reads are negotiated at
+// 1 MiB; open files whose bytes are all on the cache disk are handed to the
+// kernel (passthrough.cc). Why not fuse-native: native/README.md.
 #include "session.h"
 
 namespace cachalot {
@@ -10,6 +11,7 @@ namespace cachalot {
 napi_value Init(napi_env env, napi_value exports) {
   InitSession(env, exports);
   InitReplies(env, exports);
+  InitPassthrough(env, exports);
   return exports;
 }
 

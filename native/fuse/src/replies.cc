@@ -3,18 +3,22 @@
 // the id was not in flight (already answered, or the session has ended).
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
+#include "fuse-kernel.h"
 #include "napi-util.h"
+#include "reply-writer.h"
 #include "session.h"
 
 namespace cachalot {
 namespace {
+
+using namespace kernel;
 
 constexpr size_t kMaxArgs = 12;
 
@@ -24,7 +28,7 @@ struct Call {
   size_t argc = kMaxArgs;
   napi_value argv[kMaxArgs];
   Session* session = nullptr;
-  fuse_req_t req = nullptr;
+  uint64_t unique = 0;
 
   Call(napi_env e, napi_callback_info info, size_t wanted) : env(e) {
     napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
@@ -36,7 +40,7 @@ struct Call {
     if (session == nullptr) return;
     bool ok = true;
     double id = NumberArg(env, argv[1], ok);
-    if (ok) req = session->take(static_cast<uint32_t>(id));
+    if (ok) unique = session->take(static_cast<uint32_t>(id));
   }
 
   double number(size_t i) {
@@ -44,87 +48,106 @@ struct Call {
     return NumberArg(env, argv[i], ok);
   }
 
-  napi_value result(int sent) {
+  napi_value result(int written) {
     napi_value out;
-    napi_get_boolean(env, req != nullptr && sent == 0, &out);
+    napi_get_boolean(env, unique != 0 && written == 0, &out);
     return out;
+  }
+
+  template <typename T>
+  napi_value send(const T& value) {
+    return result(WriteValue(session->fd, unique, value));
   }
 };
 
-// stat from (ino, mode, size, mtimeMs, uid, gid, nlink) at argv[first..].
-struct stat StatFrom(Call& c, size_t first) {
-  struct stat st;
-  memset(&st, 0, sizeof st);
-  st.st_ino = static_cast<ino_t>(c.number(first));
-  st.st_mode = static_cast<mode_t>(c.number(first + 1));
-  st.st_size = static_cast<off_t>(c.number(first + 2));
+// A cache time in seconds as the protocol's seconds and nanoseconds.
+void SplitSeconds(double seconds, uint64_t& sec, uint32_t& nsec) {
+  if (!(seconds > 0)) {
+    sec = 0;
+    nsec = 0;
+    return;
+  }
+  double whole = std::floor(seconds);
+  sec = whole >= 1.8e19 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(whole);
+  nsec = static_cast<uint32_t>((seconds - whole) * 1e9);
+}
+
+// Attributes from (ino, mode, size, mtimeMs, uid, gid, nlink) at argv[first..].
+Attr AttrFrom(Call& c, size_t first) {
+  Attr a{};
+  a.ino = static_cast<uint64_t>(c.number(first));
+  a.mode = static_cast<uint32_t>(c.number(first + 1));
+  a.size = static_cast<uint64_t>(c.number(first + 2));
   double mtimeMs = c.number(first + 3);
-  st.st_uid = static_cast<uid_t>(c.number(first + 4));
-  st.st_gid = static_cast<gid_t>(c.number(first + 5));
-  st.st_nlink = static_cast<nlink_t>(c.number(first + 6));
-  st.st_blksize = 4096;
-  st.st_blocks = (st.st_size + 511) / 512;
-  st.st_mtim.tv_sec = static_cast<time_t>(std::floor(mtimeMs / 1000));
-  st.st_mtim.tv_nsec = static_cast<long>((mtimeMs - std::floor(mtimeMs / 1000) * 1000) * 1e6);
-  st.st_atim = st.st_mtim;
-  st.st_ctim = st.st_mtim;
-  return st;
+  a.uid = static_cast<uint32_t>(c.number(first + 4));
+  a.gid = static_cast<uint32_t>(c.number(first + 5));
+  a.nlink = static_cast<uint32_t>(c.number(first + 6));
+  a.blksize = 4096;
+  a.blocks = (a.size + 511) / 512;
+  double seconds = std::floor(mtimeMs / 1000);
+  a.mtime = a.atime = a.ctime = static_cast<uint64_t>(seconds);
+  a.mtimensec = a.atimensec = a.ctimensec = static_cast<uint32_t>((mtimeMs - seconds * 1000) * 1e6);
+  return a;
 }
 
 // replyErr(handle, id, errno)
 napi_value ReplyErr(napi_env env, napi_callback_info info) {
   Call c(env, info, 3);
-  if (!c.req) return c.result(-1);
-  return c.result(fuse_reply_err(c.req, static_cast<int>(c.number(2))));
+  if (!c.unique) return c.result(-1);
+  return c.result(WriteError(c.session->fd, c.unique, static_cast<int>(c.number(2))));
 }
 
 // replyEntry(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, entryTimeout, attrTimeout)
 napi_value ReplyEntry(napi_env env, napi_callback_info info) {
   Call c(env, info, 11);
-  if (!c.req) return c.result(-1);
-  fuse_entry_param e;
-  memset(&e, 0, sizeof e);
-  e.attr = StatFrom(c, 2);
-  e.ino = e.attr.st_ino;
-  e.entry_timeout = c.number(9);
-  e.attr_timeout = c.number(10);
-  return c.result(fuse_reply_entry(c.req, &e));
+  if (!c.unique) return c.result(-1);
+  EntryOut e{};
+  e.attr = AttrFrom(c, 2);
+  e.nodeid = e.attr.ino;
+  SplitSeconds(c.number(9), e.entry_valid, e.entry_valid_nsec);
+  SplitSeconds(c.number(10), e.attr_valid, e.attr_valid_nsec);
+  return c.send(e);
 }
 
 // replyAttr(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, attrTimeout)
 napi_value ReplyAttr(napi_env env, napi_callback_info info) {
   Call c(env, info, 10);
-  if (!c.req) return c.result(-1);
-  struct stat st = StatFrom(c, 2);
-  return c.result(fuse_reply_attr(c.req, &st, c.number(9)));
+  if (!c.unique) return c.result(-1);
+  AttrOut out{};
+  out.attr = AttrFrom(c, 2);
+  SplitSeconds(c.number(9), out.attr_valid, out.attr_valid_nsec);
+  return c.send(out);
 }
 
-// replyOpen(handle, id, fh, keepCache)
+// replyOpen(handle, id, fh, keepCache, backingId): a backing id (from
+// backingOpen) makes the kernel read the file from that backing file itself.
 napi_value ReplyOpen(napi_env env, napi_callback_info info) {
-  Call c(env, info, 4);
-  if (!c.req) return c.result(-1);
-  fuse_file_info fi;
-  memset(&fi, 0, sizeof fi);
-  fi.fh = static_cast<uint64_t>(c.number(2));
+  Call c(env, info, 5);
+  if (!c.unique) return c.result(-1);
+  OpenOut out{};
+  out.fh = static_cast<uint64_t>(c.number(2));
   bool keep = false;
   napi_get_value_bool(env, c.argv[3], &keep);
-  fi.keep_cache = keep;
-  return c.result(fuse_reply_open(c.req, &fi));
+  out.backing_id = static_cast<int32_t>(c.number(4));
+  // The kernel refuses KEEP_CACHE with passthrough: the FUSE inode's page
+  // cache is not used at all then.
+  out.open_flags = out.backing_id > 0 ? kOpenPassthrough : (keep ? kOpenKeepCache : 0);
+  return c.send(out);
 }
 
 // One read reply on its way to the kernel from a libuv worker thread.
 struct AsyncReply {
   Session* session;
-  fuse_req_t req;
+  uint64_t unique;
   std::vector<iovec> pieces;
   napi_ref buffers;  // the list of Buffers: keeps the bytes alive until the kernel has copied them
   napi_ref done;
   napi_async_work work;
 };
 
-void WriteReply(napi_env, void* data) {
+void WriteAsyncReply(napi_env, void* data) {
   auto* r = static_cast<AsyncReply*>(data);
-  fuse_reply_iov(r->req, r->pieces.data(), static_cast<int>(r->pieces.size()));
+  WriteReply(r->session->fd, r->unique, 0, r->pieces.data(), static_cast<int>(r->pieces.size()));
 }
 
 void ReplyWritten(napi_env env, napi_status, void* data) {
@@ -149,7 +172,7 @@ void ReplyWritten(napi_env env, napi_status, void* data) {
 // was not in flight (the return value is false).
 napi_value ReplyBuffers(napi_env env, napi_callback_info info) {
   Call c(env, info, 4);
-  if (!c.req) return c.result(-1);
+  if (!c.unique) return c.result(-1);
   bool list = false;
   uint32_t count = 0;
   if (napi_is_array(env, c.argv[2], &list) == napi_ok && list) napi_get_array_length(env, c.argv[2], &count);
@@ -163,15 +186,15 @@ napi_value ReplyBuffers(napi_env env, napi_callback_info info) {
     pieces.push_back({data, length});
   }
   if (!list) {
-    fuse_reply_err(c.req, EIO);
+    WriteError(c.session->fd, c.unique, EIO);
     return Throw(env, "replyBuffers: not a list of Buffers");
   }
-  auto* r = new AsyncReply{c.session, c.req, std::move(pieces), nullptr, nullptr, nullptr};
+  auto* r = new AsyncReply{c.session, c.unique, std::move(pieces), nullptr, nullptr, nullptr};
   napi_create_reference(env, c.argv[2], 1, &r->buffers);
   napi_create_reference(env, c.argv[3], 1, &r->done);
   napi_value name;
   napi_create_string_utf8(env, "cachalot-fuse-reply", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, nullptr, name, WriteReply, ReplyWritten, r, &r->work);
+  napi_create_async_work(env, nullptr, name, WriteAsyncReply, ReplyWritten, r, &r->work);
   c.session->replyStarted();
   napi_queue_async_work(env, r->work);
   return c.result(0);
@@ -180,15 +203,26 @@ napi_value ReplyBuffers(napi_env env, napi_callback_info info) {
 // replyStatfs(handle, id, blockSize, blocks, blocksFree, files, nameMax)
 napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
   Call c(env, info, 7);
-  if (!c.req) return c.result(-1);
-  struct statvfs st;
-  memset(&st, 0, sizeof st);
-  st.f_bsize = st.f_frsize = static_cast<unsigned long>(c.number(2));
-  st.f_blocks = static_cast<fsblkcnt_t>(c.number(3));
-  st.f_bfree = st.f_bavail = static_cast<fsblkcnt_t>(c.number(4));
-  st.f_files = st.f_ffree = st.f_favail = static_cast<fsfilcnt_t>(c.number(5));
-  st.f_namemax = static_cast<unsigned long>(c.number(6));
-  return c.result(fuse_reply_statfs(c.req, &st));
+  if (!c.unique) return c.result(-1);
+  Kstatfs st{};
+  st.bsize = st.frsize = static_cast<uint32_t>(c.number(2));
+  st.blocks = static_cast<uint64_t>(c.number(3));
+  st.bfree = st.bavail = static_cast<uint64_t>(c.number(4));
+  st.files = st.ffree = static_cast<uint64_t>(c.number(5));
+  st.namelen = static_cast<uint32_t>(c.number(6));
+  return c.send(st);
+}
+
+// Appends one directory entry if it fits in `room`; returns its size, or 0.
+size_t AddDirent(std::vector<char>& out, size_t room, const std::string& name, uint64_t ino, bool dir, uint64_t offset) {
+  size_t size = (sizeof(Dirent) + name.size() + 7) & ~size_t(7);
+  if (out.size() + size > room) return 0;
+  Dirent d{ino, offset, static_cast<uint32_t>(name.size()), static_cast<uint32_t>(dir ? S_IFDIR >> 12 : S_IFREG >> 12)};
+  size_t at = out.size();
+  out.resize(at + size, 0);
+  memcpy(out.data() + at, &d, sizeof d);
+  memcpy(out.data() + at + sizeof d, name.data(), name.size());
+  return size;
 }
 
 // replyDir(handle, id, size, offset, names: string[], inos: number[], dirs: boolean[]) -> entries sent.
@@ -196,7 +230,7 @@ napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
 napi_value ReplyDir(napi_env env, napi_callback_info info) {
   Call c(env, info, 7);
   napi_value sent;
-  if (!c.req) {
+  if (!c.unique) {
     napi_create_int32(env, -1, &sent);
     return sent;
   }
@@ -204,8 +238,8 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
   uint32_t offset = static_cast<uint32_t>(c.number(3));
   uint32_t count = 0;
   napi_get_array_length(env, c.argv[4], &count);
-  std::vector<char> buffer(size);
-  size_t used = 0;
+  std::vector<char> buffer;
+  buffer.reserve(size);
   uint32_t i = offset;
   for (; i < count; i++) {
     napi_value name, ino, dir;
@@ -216,16 +250,10 @@ napi_value ReplyDir(napi_env env, napi_callback_info info) {
     std::string entry = StringArg(env, name, ok);
     double number = NumberArg(env, ino, ok);
     napi_get_value_bool(env, dir, &isDir);
-    if (!ok) break;
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    st.st_ino = static_cast<ino_t>(number);
-    st.st_mode = isDir ? S_IFDIR : S_IFREG;
-    size_t need = fuse_add_direntry(c.req, buffer.data() + used, size - used, entry.c_str(), &st, i + 1);
-    if (need > size - used) break;
-    used += need;
+    if (!ok || AddDirent(buffer, size, entry, static_cast<uint64_t>(number), isDir, i + 1) == 0) break;
   }
-  fuse_reply_buf(c.req, buffer.data(), used);
+  iovec piece{buffer.data(), buffer.size()};
+  WriteReply(c.session->fd, c.unique, 0, &piece, 1);
   napi_create_int32(env, static_cast<int32_t>(i - offset), &sent);
   return sent;
 }

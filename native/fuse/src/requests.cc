@@ -1,0 +1,135 @@
+// Requests from the kernel, on the loop thread: those JavaScript serves are
+// copied out of the read buffer (reused for the next request) and posted;
+// INIT and the rest are answered here.
+#include <cerrno>
+#include <cstring>
+
+#include "fuse-kernel.h"
+#include "init-negotiation.h"
+#include "reply-writer.h"
+#include "session.h"
+
+namespace cachalot {
+namespace {
+
+using kernel::InHeader;
+
+// The request's argument, when the request is long enough to hold one.
+template <typename T>
+const T* Arg(const InHeader& header, const char* bytes, size_t length) {
+  return length >= sizeof header + sizeof(T) ? reinterpret_cast<const T*>(bytes + sizeof header) : nullptr;
+}
+
+void Post(Session* s, Op op, const InHeader& h, uint64_t fh = 0, uint64_t size = 0, int64_t offset = 0) {
+  s->post(new Request{op, h.unique, h.nodeid, fh, size, offset, {}});
+}
+
+// Answers what JavaScript does not serve. Writes are refused as on a
+// read-only filesystem. ENOSYS is the protocol's "never ask again" and is
+// answered on purpose where that is the meaning wanted: ACCESS (permission
+// bits decide), xattrs (the user sees EOPNOTSUPP), POLL, LSEEK, BMAP and
+// STATX (the kernel's generic code serves them); and for opcodes we do not
+// know.
+int LocalAnswer(uint32_t opcode) {
+  switch (opcode) {
+    case kernel::kFlush:
+    case kernel::kFsync:
+    case kernel::kFsyncdir:
+      return 0;
+    case kernel::kSetattr:
+    case kernel::kSymlink:
+    case kernel::kMknod:
+    case kernel::kMkdir:
+    case kernel::kUnlink:
+    case kernel::kRmdir:
+    case kernel::kRename:
+    case kernel::kRename2:
+    case kernel::kLink:
+    case kernel::kWrite:
+    case kernel::kCreate:
+    case kernel::kFallocate:
+    case kernel::kCopyFileRange:
+    case kernel::kCopyFileRange64:
+    case kernel::kTmpfile:
+      return EROFS;
+    case kernel::kReadlink:
+      return EINVAL;  // there are no symlinks
+    case kernel::kIoctl:
+      return ENOTTY;
+    default:
+      return ENOSYS;
+  }
+}
+
+void Forget(Session* s, uint64_t nodeid, uint64_t nlookup) { s->post(new Request{Op::kForget, 0, nodeid, 0, nlookup, 0, {}}); }
+
+}  // namespace
+
+void HandleRequest(Session* s, const char* bytes, size_t length) {
+  if (length < sizeof(InHeader)) return;
+  InHeader h;
+  memcpy(&h, bytes, sizeof h);
+  if (h.len != length) return;
+  switch (h.opcode) {
+    case kernel::kInit:
+      if (auto* in = Arg<kernel::InitIn>(h, bytes, length)) return AnswerInit(s, h.unique, *in);
+      // A pre-7.36 INIT is shorter; its flags2 then means nothing.
+      if (length >= sizeof h + offsetof(kernel::InitIn, flags2)) {
+        kernel::InitIn in{};
+        memcpy(&in, bytes + sizeof h, offsetof(kernel::InitIn, flags2));
+        return AnswerInit(s, h.unique, in);
+      }
+      break;
+    case kernel::kLookup: {
+      const char* name = bytes + sizeof h;
+      size_t room = length - sizeof h;
+      size_t n = strnlen(name, room);
+      if (n == room) break;
+      s->post(new Request{Op::kLookup, h.unique, h.nodeid, 0, 0, 0, std::string(name, n)});
+      return;
+    }
+    case kernel::kForget:
+      if (auto* in = Arg<kernel::ForgetIn>(h, bytes, length)) Forget(s, h.nodeid, in->nlookup);
+      return;  // no reply
+    case kernel::kBatchForget:
+      if (auto* in = Arg<kernel::BatchForgetIn>(h, bytes, length)) {
+        size_t room = (length - sizeof h - sizeof *in) / sizeof(kernel::ForgetOne);
+        auto* one = reinterpret_cast<const kernel::ForgetOne*>(in + 1);
+        for (size_t i = 0; i < in->count && i < room; i++) Forget(s, one[i].nodeid, one[i].nlookup);
+      }
+      return;  // no reply
+    case kernel::kInterrupt:
+      return;  // the request it names finishes anyway; no reply
+    case kernel::kGetattr:
+      return Post(s, Op::kGetattr, h);
+    case kernel::kOpen:
+      if (auto* in = Arg<kernel::OpenIn>(h, bytes, length)) return Post(s, Op::kOpen, h, 0, in->flags);
+      break;
+    case kernel::kRead:
+      if (auto* in = Arg<kernel::ReadIn>(h, bytes, length)) return Post(s, Op::kRead, h, in->fh, in->size, static_cast<int64_t>(in->offset));
+      break;
+    case kernel::kRelease:
+      if (auto* in = Arg<kernel::ReleaseIn>(h, bytes, length)) return Post(s, Op::kRelease, h, in->fh);
+      break;
+    case kernel::kOpendir:
+      return Post(s, Op::kOpendir, h);
+    case kernel::kReaddir:
+      if (auto* in = Arg<kernel::ReadIn>(h, bytes, length)) return Post(s, Op::kReaddir, h, in->fh, in->size, static_cast<int64_t>(in->offset));
+      break;
+    case kernel::kReleasedir:
+      if (auto* in = Arg<kernel::ReleaseIn>(h, bytes, length)) return Post(s, Op::kReleasedir, h, in->fh);
+      break;
+    case kernel::kStatfs:
+      return Post(s, Op::kStatfs, h);
+    case kernel::kDestroy:
+      WriteError(s->fd, h.unique, 0);
+      return;
+    default:
+      WriteError(s->fd, h.unique, LocalAnswer(h.opcode));
+      return;
+  }
+  // Too short for its opcode: the kernel never sends that.
+  WriteError(s->fd, h.unique, EINVAL);
+}
+
+}  // namespace cachalot
