@@ -114,7 +114,7 @@ export class CachingSource implements BlockSource {
       block.release();
       slot.release();
     };
-    this.beingStored.set(key, { block, stored: this.cache.put(request, block).then(done, done) });
+    this.beingStored.set(key, { block, stored: this.cache.put(request, block, request.objectSize).then(done, done) });
     return block;
   }
 

@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DIRECT_IO_ALIGNMENT } from './native-memory';
 
-const { O_CREAT, O_DIRECT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY } = constants;
+const { O_CREAT, O_DIRECT, O_TRUNC, O_WRONLY } = constants;
 
 /** Rounded up to whole pages: what O_DIRECT transfers. */
 export const directLength = (length: number) => Math.ceil(length / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
@@ -26,37 +26,27 @@ export async function supportsDirectIo(dir: string): Promise<boolean> {
 }
 
 /**
- * Writes memory[0, length) to a new file without the page cache. `memory` is
- * page-aligned and at least directLength(length) long; the page-rounded tail
- * is cut off after.
+ * Writes bytes[0, length) at `position` (page-aligned) of a file opened
+ * with O_DIRECT: `memory` is page-aligned and at least directLength(length)
+ * long, and the write is rounded up to whole pages; the caller truncates a
+ * file whose end that passes.
  */
-export async function writeDirect(path: string, memory: Buffer, length: number): Promise<void> {
-  const handle = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o600);
-  try {
-    const padded = directLength(length);
-    for (let offset = 0; offset < padded; ) {
-      const { bytesWritten } = await handle.write(memory, offset, padded - offset, offset);
-      offset += bytesWritten;
-      if (offset < padded && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct write: ${offset} of ${padded} bytes`);
-    }
-    if (padded !== length) await handle.truncate(length);
-  } finally {
-    await handle.close();
+export async function writeDirectAt(handle: FileHandle, memory: Buffer, length: number, position: number): Promise<void> {
+  const padded = directLength(length);
+  for (let offset = 0; offset < padded; ) {
+    const { bytesWritten } = await handle.write(memory, offset, padded - offset, position + offset);
+    offset += bytesWritten;
+    if (offset < padded && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct write: ${offset} of ${padded} bytes`);
   }
 }
 
-/** Reads a file of `length` bytes into memory[0, length) without the page cache; `memory` as for writeDirect. */
-export async function readDirect(path: string, memory: Buffer, length: number): Promise<void> {
-  const handle = await open(path, O_RDONLY | O_DIRECT);
-  try {
-    const padded = directLength(length);
-    for (let offset = 0; offset < length; ) {
-      const { bytesRead } = await handle.read(memory, offset, padded - offset, offset);
-      if (bytesRead === 0) throw new Error(`short file: ${offset} of ${length} bytes`);
-      offset += bytesRead;
-      if (offset < length && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct read: ${offset} of ${length} bytes`);
-    }
-  } finally {
-    await handle.close();
+/** Reads `length` bytes at `position` (page-aligned) of a file opened with O_DIRECT into memory[0, length); `memory` as for writeDirectAt. */
+export async function readDirectAt(handle: FileHandle, memory: Buffer, length: number, position: number): Promise<void> {
+  const padded = directLength(length);
+  for (let offset = 0; offset < length; ) {
+    const { bytesRead } = await handle.read(memory, offset, padded - offset, position + offset);
+    if (bytesRead === 0) throw new Error(`short file: ${offset} of ${length} bytes`);
+    offset += bytesRead;
+    if (offset < length && offset % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`short direct read: ${offset} of ${length} bytes`);
   }
 }

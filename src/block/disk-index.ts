@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, RootDatabase } from 'lmdb';
+import { blockIndexOf, OBJECT_SHARDS, OBJECTS_DIR, objectFile, objectKeyOf } from './object-files';
 
-/** What the index knows of one block file. */
+/** What the index knows of one cached block; its bytes are in its object's file (object-files.ts). */
 export interface DiskEntry {
   /** The block's key (blockKey): the index itself is keyed by its SHA-1. */
   key?: string;
-  /** Relative to the cache dir. */
-  file: string;
   length: number;
   crc32c: number;
   /** Milliseconds since the epoch: keeps the eviction order across restarts. */
@@ -17,21 +16,30 @@ export interface DiskEntry {
   pinned?: boolean;
 }
 
+/** The layout the index describes: entries of another one are dropped at open. */
+interface Format {
+  version: number;
+  blockSize: number;
+}
+
+/**
+ * 2: one file per object version, blocks at their offsets (1, before it:
+ * one file per block under blocks/).
+ */
+const FORMAT_VERSION = 2;
+const FORMAT_KEY = 'format';
+/** What layout 1 kept its block files in. */
+const LEGACY_BLOCKS_DIR = 'blocks';
+
 export interface Reconciled {
-  /** The entries whose files are there, least recently accessed first. */
+  /** The entries whose bytes are there, least recently accessed first. */
   entries: Array<[key: string, entry: DiskEntry]>;
-  /** Entries dropped because their file was missing or of the wrong size. */
+  /** Entries dropped because their file was missing or too short. */
   dropped: number;
   /** Files deleted because no entry listed them. */
   orphans: number;
-}
-
-const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** Where a block's file lives, relative to the cache dir; 256 folders keep each one small. */
-export function blockFile(key: string): string {
-  const hash = keyHash(key);
-  return join('blocks', hash.slice(0, 2), hash);
+  /** Why every entry was dropped at open (another layout or block size), if it was. */
+  reset?: string;
 }
 
 /**
@@ -44,21 +52,22 @@ function keyHash(key: string): string {
 }
 
 /**
- * The LMDB index of a disk tier's block files (index/ under the cache dir),
- * keyed by blockKey. An entry is written only after its file is complete, so
- * a crash can leave a file without an entry (written, or being deleted) or an
- * entry without a file (being deleted), never an entry for a file still being
- * written: reconcile() settles the rest.
+ * The LMDB index of a disk tier's blocks (index/ under the cache dir), keyed
+ * by blockKey. An entry is written only after its bytes are in the object's
+ * file, so a crash can leave bytes without an entry (never served, and
+ * overwritten when the block is fetched again) or an entry whose bytes a
+ * power loss tore (its CRC32C check fails and drops it), never an entry for
+ * bytes still being written: reconcile() settles files and entries at open.
  */
 export class DiskIndex {
-  private constructor(private readonly db: RootDatabase<DiskEntry, string>) {}
+  private constructor(private readonly db: RootDatabase<DiskEntry | Format, string>) {}
 
   static open(dir: string): DiskIndex {
-    return new DiskIndex(open<DiskEntry, string>({ path: join(dir, 'index') }));
+    return new DiskIndex(open<DiskEntry | Format, string>({ path: join(dir, 'index') }));
   }
 
   get(key: string): DiskEntry | undefined {
-    const entry = this.db.get(keyHash(key));
+    const entry = this.db.get(keyHash(key)) as DiskEntry | undefined;
     return entry?.key === key ? entry : undefined;
   }
 
@@ -71,38 +80,65 @@ export class DiskIndex {
   }
 
   /**
-   * Makes the index and blocks/ agree, at open: drops entries whose file is
-   * missing or of another size, deletes files no entry lists. Synchronous file
-   * calls: nothing else runs yet, and a stat is then a few microseconds rather
-   * than a round trip through libuv's thread pool per file.
+   * Makes the index and the object files agree, at open: drops entries whose
+   * file is missing or ends before the block does, deletes files no entry
+   * lists. An index of another layout or block size starts over empty (a
+   * block's offset is its index times the block size). Synchronous file
+   * calls: nothing else runs yet, and a stat is then a few microseconds
+   * rather than a round trip through libuv's thread pool per file.
    */
-  async reconcile(dir: string): Promise<Reconciled> {
-    const present = new Set<string>();
-    for (const shard of SHARDS) {
-      const folder = join('blocks', shard);
+  async reconcile(dir: string, blockSize: number): Promise<Reconciled> {
+    const reset = this.formatMismatch(dir, blockSize);
+    if (reset !== undefined || this.db.get(FORMAT_KEY) === undefined) await this.startOver(dir, blockSize);
+    const sizes = new Map<string, number>();
+    for (const shard of OBJECT_SHARDS) {
+      const folder = join(OBJECTS_DIR, shard);
       mkdirSync(join(dir, folder), { recursive: true });
-      for (const name of readdirSync(join(dir, folder))) present.add(join(folder, name));
+      for (const name of readdirSync(join(dir, folder))) sizes.set(join(folder, name), statSync(join(dir, folder, name)).size);
     }
     const entries: Reconciled['entries'] = [];
+    const listed = new Set<string>();
     const removals: Promise<void>[] = [];
     for (const { key: hash, value } of this.db.getRange()) {
-      const key = value.key;
-      const intact =
-        key !== undefined && keyHash(key) === hash && value.file === blockFile(key) && present.has(value.file) && statSync(join(dir, value.file)).size === value.length;
-      if (intact) {
-        entries.push([key, value]);
-        present.delete(value.file);
+      if (hash === FORMAT_KEY) continue;
+      const entry = value as DiskEntry;
+      const key = entry.key;
+      const file = key === undefined ? undefined : objectFile(objectKeyOf(key));
+      const end = key === undefined ? 0 : blockIndexOf(key) * blockSize + entry.length;
+      if (key !== undefined && keyHash(key) === hash && file !== undefined && (sizes.get(file) ?? -1) >= end) {
+        entries.push([key, entry]);
+        listed.add(file);
       } else {
         removals.push(this.db.remove(hash).then(() => undefined));
       }
     }
-    for (const orphan of present) rmSync(join(dir, orphan), { recursive: true, force: true });
+    const orphans = [...sizes.keys()].filter((file) => !listed.has(file));
+    for (const orphan of orphans) rmSync(join(dir, orphan), { force: true });
     await Promise.all(removals);
     entries.sort((a, b) => a[1].lastAccess - b[1].lastAccess);
-    return { entries, dropped: removals.length, orphans: present.size };
+    return { entries, dropped: removals.length, orphans: orphans.length, reset };
   }
 
   close(): Promise<void> {
     return this.db.close();
+  }
+
+  /** Why the index cannot be read with this layout and block size; undefined when it can (or is new). */
+  private formatMismatch(dir: string, blockSize: number): string | undefined {
+    const format = this.db.get(FORMAT_KEY) as Format | undefined;
+    if (format === undefined) {
+      const empty = this.db.getKeysCount() === 0 && !existsSync(join(dir, LEGACY_BLOCKS_DIR));
+      return empty ? undefined : 'the cache was written in the block-file layout of an earlier version';
+    }
+    if (format.version !== FORMAT_VERSION) return `the cache was written in layout ${format.version}, this version reads ${FORMAT_VERSION}`;
+    if (format.blockSize !== blockSize) return `the cache was written with blocks of ${format.blockSize} bytes, now ${blockSize}`;
+    return undefined;
+  }
+
+  private async startOver(dir: string, blockSize: number): Promise<void> {
+    await this.db.clearAsync();
+    rmSync(join(dir, LEGACY_BLOCKS_DIR), { recursive: true, force: true });
+    rmSync(join(dir, OBJECTS_DIR), { recursive: true, force: true });
+    await this.db.put(FORMAT_KEY, { version: FORMAT_VERSION, blockSize });
   }
 }

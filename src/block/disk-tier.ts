@@ -1,14 +1,18 @@
-import { chmod, mkdir, open as openFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
 import { CachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { BlockBuffer, BufferPool } from './block-buffer';
-import { readDirect, supportsDirectIo, writeDirect } from './direct-io';
+import { supportsDirectIo } from './direct-io';
 import { CacheDirLock } from './cache-dir-lock';
-import { blockFile, DiskEntry, DiskIndex } from './disk-index';
+import { DiskIndex } from './disk-index';
+import { io } from './io-addon';
+import { blockIndexOf, ObjectFiles, objectKeyOf } from './object-files';
+import { SingleFlight } from './single-flight';
 import { TinyLfuPolicy } from './tiny-lfu';
-import { BlockCache, BlockId, blockKey, PinnedBlocks, TierStats } from './types';
+import { BlockCache, BlockId, blockKey, LocalObjects, ObjectFile, ObjectVersion, PinnedBlocks, TierStats } from './types';
 import { crc32c } from './crc32c';
 
 export interface DiskSpace {
@@ -17,7 +21,7 @@ export interface DiskSpace {
 }
 
 export interface DiskTierOptions {
-  /** The cache dir: blocks/, tmp/, index/ and the lock file. */
+  /** The cache dir: objects/, index/ and the lock file. */
   dir: string;
   capacityBytes: number;
   /** Share of the filesystem left free whatever the capacity, for the disk's other users. Default 0.05. */
@@ -29,12 +33,16 @@ export interface DiskTierOptions {
   /** The filesystem's free and total bytes; tests inject one. Default fs.promises.statfs. */
   statfs?: (dir: string) => Promise<DiskSpace>;
   /**
-   * Read and write block files with O_DIRECT, past the page cache: no copy
-   * into it (a quarter of the daemon's CPU on a cold read, perf), no
-   * writeback work, and no second copy of the cache in memory. Default:
-   * where the filesystem supports it (not tmpfs).
+   * Read and write blocks with O_DIRECT, past the page cache: no copy into
+   * it, no writeback work, and no second copy of the cache in memory.
+   * Default: where the filesystem supports it (not tmpfs).
    */
   directIo?: boolean;
+  /**
+   * Objects up to this size are read into the page cache once they become
+   * whole here (readAhead): default an eighth of the machine's memory.
+   */
+  readAheadBytes?: number;
 }
 
 type Settings = Required<DiskTierOptions>;
@@ -45,31 +53,53 @@ type Settings = Required<DiskTierOptions>;
  * at most this much of the order, never a block.
  */
 const ACCESS_FLUSH_MS = 30_000;
+/** Blocks checked at once before an object's file is handed to the kernel. */
+const VERIFY_PARALLEL = 4;
 /** A failing disk fails every block: one log line per this interval is enough. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
- * The NVMe tier: one file per block under blocks/, an LMDB index of them, and
- * a TinyLFU policy in memory deciding what stays. A file is written under
- * tmp/ and renamed into place before its index entry exists, so a kill -9 at
- * any moment leaves nothing worse than unlisted files, which open() deletes.
- * Every read is checked against the CRC32C recorded at write time: a bad
- * file is deleted and answered as a miss, never served.
+ * The NVMe tier: one sparse file per object version with each cached block at
+ * its own offset (object-files.ts), an LMDB index of the blocks with their
+ * CRC32C (disk-index.ts), and a TinyLFU policy in memory deciding which
+ * blocks stay. A block's index entry is written after its bytes, so a kill -9
+ * at any moment leaves nothing worse than unlisted bytes. Every block read is
+ * checked against its CRC32C: a bad block is dropped and answered as a miss,
+ * never served. An evicted block's bytes are punched out of its file; a file
+ * left without data is deleted.
+ *
+ * A file holding every block of its object is the object: openObject() hands
+ * it out for the kernel to read itself (FUSE passthrough), after checking all
+ * of its blocks once in this process's life. While such a file is held, its
+ * blocks are kept out of eviction's reach (a hole punched under a reader
+ * would read as zeros); evicting one by hand, or a failed check, deletes the
+ * whole file, which its holders go on reading.
  *
  * Pinned blocks are out of the policy's reach and flagged in the index, so
  * that they stay pinned across restarts; a pin of a block not yet here holds
  * in memory until the block comes (warm-up loads it at once).
  */
-export class DiskTier implements BlockCache, PinnedBlocks {
+export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
   readonly name = 'disk';
   private hits = 0;
   private misses = 0;
   private evictions = 0;
   private errors = 0;
   private readonly writes = new Set<Promise<void>>();
-  /** Deletions in flight, by key: a new file for the key must not be renamed in before the old one is gone. */
+  /**
+   * Deletions in flight, by block key (a punched block) or object key (a
+   * deleted file): a write of the same bytes waits for them.
+   */
   private readonly deleting = new Map<string, Promise<void>>();
-  private tmpSeq = 0;
+  /** Block writes in flight per object: its file is not deleted under them. */
+  private readonly writing = new Map<string, number>();
+  /** Objects whose file is held for the kernel (openObject): holders and the object's block count. */
+  private readonly held = new Map<string, { holders: number; blocks: number }>();
+  /** Objects whose blocks all passed their check, or were all written, in this process's life; a dropped block takes its object out. */
+  private readonly verified = new Set<string>();
+  /** Blocks written in this process's life, per object not yet whole (a dropped block starts its object's count over). */
+  private readonly fresh = new Map<string, number>();
+  private readonly verifying = new SingleFlight<boolean>();
   private closed = false;
   /** Hits since the last flush of access times to the index. */
   private readonly accessed = new Map<string, number>();
@@ -80,12 +110,16 @@ export class DiskTier implements BlockCache, PinnedBlocks {
   private readonly pins = new Map<string, number>();
   private pinned = 0;
 
+  private readonly files: ObjectFiles;
+
   private constructor(
     private readonly options: Settings,
     private readonly lock: CacheDirLock,
     private readonly index: DiskIndex,
     private readonly policy: TinyLfuPolicy,
-  ) {}
+  ) {
+    this.files = new ObjectFiles(options.dir, options.blockSize, options.directIo);
+  }
 
   static async open(options: DiskTierOptions): Promise<DiskTier> {
     const settings: Settings = {
@@ -93,6 +127,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
       minFreeFraction: options.minFreeFraction ?? 0.05,
       statfs: options.statfs ?? freeSpace,
       directIo: options.directIo ?? false,
+      readAheadBytes: options.readAheadBytes ?? totalmem() / 8,
     };
     const { dir } = settings;
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -102,10 +137,11 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     const lock = await CacheDirLock.acquire(dir);
     let index: DiskIndex | undefined;
     try {
-      const leftovers = await emptyTmp(dir);
+      // What the block-file layout kept its writes in; nothing writes there now.
+      await rm(join(dir, 'tmp'), { recursive: true, force: true });
       index = DiskIndex.open(dir);
       const tier = new DiskTier(settings, lock, index, new TinyLfuPolicy(settings.capacityBytes, settings.blockSize));
-      await tier.recover(leftovers);
+      await tier.recover();
       return tier;
     } catch (err) {
       await index?.close();
@@ -126,12 +162,13 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     }
     const block = this.options.pool.take(entry.length);
     try {
-      await this.readBlock(entry, block);
+      await this.files.readBlock(objectKeyOf(key), id.index, block);
+      if (crc32c(block.bytes) !== entry.crc32c) throw new Error('CRC32C mismatch');
     } catch (err) {
       block.release();
       this.misses++;
-      // Evicted between the lookup and the read: a miss, not a fault.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !this.policy.has(key)) return undefined;
+      // Evicted between the lookup and the read (its bytes punched out or deleted): a miss, not a fault.
+      if (!this.policy.has(key)) return undefined;
       this.errors++;
       this.options.log.warn({ block: id, reason: oneLine(err) }, 'disk cache block unreadable; deleted');
       await this.drop(key);
@@ -144,7 +181,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     return block;
   }
 
-  async put(id: BlockId, block: BlockBuffer): Promise<void> {
+  async put(id: BlockId, block: BlockBuffer, objectSize?: number): Promise<void> {
     const key = blockKey(id);
     // Another node owns a remote block and keeps it on its disk: a copy here
     // would push out blocks this node owns (docs/CLUSTER.md).
@@ -155,7 +192,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     if (pinned) this.policy.pin(key);
     block.retain();
     block.crc32c ??= crc32c(block.bytes);
-    const write = this.write(key, block, victims);
+    const write = this.write(key, block, victims, objectSize);
     this.writes.add(write);
     try {
       await write;
@@ -193,8 +230,37 @@ export class DiskTier implements BlockCache, PinnedBlocks {
   async unpin(id: BlockId): Promise<void> {
     const key = blockKey(id);
     if (!this.forgetPin(key)) return;
-    this.policy.unpin(key);
+    if (!this.held.has(objectKeyOf(key))) this.policy.unpin(key);
     await this.flag(key, false);
+  }
+
+  async openObject(object: ObjectVersion): Promise<ObjectFile | undefined> {
+    const { blockSize } = this.options;
+    if (this.closed || object.size === 0) return undefined;
+    const objectKey = objectKeyOf(blockKey({ ...object, index: 0 }));
+    const keys = Array.from({ length: Math.ceil(object.size / blockSize) }, (_, i) => `${objectKey}\0${i}`);
+    const complete = () => keys.every((key) => this.policy.has(key));
+    const lengthOf = (i: number) => Math.min(blockSize, object.size - i * blockSize);
+    if (!complete() || !keys.every((key, i) => this.index.get(key)?.length === lengthOf(i))) return undefined;
+    if (!this.verified.has(objectKey) && !(await this.verifying.run(objectKey, () => this.verify(object, keys)))) return undefined;
+    const handle = await this.files.openForReading(objectKey).catch(() => undefined);
+    if (!handle) return undefined;
+    // A block may have gone while this waited; from here on nothing can take one without seeing the hold.
+    if (!complete() || (await handle.stat()).size !== object.size || !complete()) {
+      await handle.close();
+      return undefined;
+    }
+    this.hold(objectKey, keys);
+    let released = false;
+    return {
+      fd: handle.fd,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unhold(objectKey, keys);
+        void handle.close().catch(() => undefined);
+      },
+    };
   }
 
   isPinned(id: BlockId): boolean {
@@ -267,8 +333,67 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     );
   }
 
-  private async recover(tmpFiles: number): Promise<void> {
-    const { entries, dropped, orphans } = await this.index.reconcile(this.options.dir);
+  /**
+   * Checks every block of the object against its CRC32C, reading the file
+   * through the page cache (the reader about to be handed the file reads the
+   * same pages); drops the blocks that fail.
+   */
+  private async verify(object: ObjectVersion, keys: string[]): Promise<boolean> {
+    const objectKey = objectKeyOf(keys[0]!);
+    const handle = await this.files.openForReading(objectKey).catch(() => undefined);
+    if (!handle) return false;
+    const bad: string[] = [];
+    try {
+      // A few blocks at once: the disk gets several reads in flight, the checksums both cores.
+      let next = 0;
+      const checker = async () => {
+        for (let i = next++; i < keys.length; i = next++) {
+          const entry = this.index.get(keys[i]!);
+          const crc = entry && (await io().crc32cOfRange(handle.fd, i * this.options.blockSize, entry.length).catch(() => undefined));
+          if (crc === undefined || crc !== entry!.crc32c) bad.push(keys[i]!);
+        }
+      };
+      await Promise.all(Array.from({ length: VERIFY_PARALLEL }, checker));
+    } finally {
+      await handle.close();
+    }
+    if (bad.length === 0) {
+      this.verified.add(objectKey);
+      return true;
+    }
+    this.errors += bad.length;
+    this.options.log.warn({ bucket: object.bucket, key: object.key, etag: object.etag, blocks: bad.map(blockIndexOf) }, 'disk cache blocks failed their check; dropped');
+    await Promise.all(bad.map((key) => this.drop(key)));
+    return false;
+  }
+
+  /** The first holder of an object's file takes its blocks out of eviction's reach. */
+  private hold(objectKey: string, keys: string[]): void {
+    const held = this.held.get(objectKey);
+    if (held) {
+      held.holders++;
+    } else {
+      this.held.set(objectKey, { holders: 1, blocks: keys.length });
+      for (const key of keys) this.policy.pin(key);
+    }
+    const now = Date.now();
+    for (const key of keys) {
+      this.policy.record(key);
+      this.accessed.set(key, now);
+    }
+  }
+
+  /** The last holder gone, the blocks go back into the policy's order, but for the ones pinned by hand. */
+  private unhold(objectKey: string, keys: string[]): void {
+    const held = this.held.get(objectKey);
+    if (!held || --held.holders > 0) return;
+    this.held.delete(objectKey);
+    for (const key of keys) if (!this.pins.has(key)) this.policy.unpin(key);
+  }
+
+  private async recover(): Promise<void> {
+    const { entries, dropped, orphans, reset } = await this.index.reconcile(this.options.dir, this.options.blockSize);
+    if (reset) this.options.log.warn({ dir: this.options.dir, reason: reset }, 'disk cache emptied: written in another layout');
     let total = entries.reduce((sum, [, entry]) => sum + entry.length, 0);
     const evictions: Promise<void>[] = [];
     // Oldest access first, so the policy's LRU order is the one before the
@@ -287,36 +412,40 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     }
     await Promise.all(evictions);
     this.options.log.info(
-      { dir: this.options.dir, blocks: this.policy.count, bytes: this.policy.usedBytes, tmpFiles, orphans, dropped, evicted: evictions.length },
+      { dir: this.options.dir, blocks: this.policy.count, bytes: this.policy.usedBytes, orphans, dropped, evicted: evictions.length },
       'disk cache recovered',
     );
   }
 
   /** Never rejects: a failure is counted, logged, and leaves the block uncached. */
-  private async write(key: string, block: BlockBuffer, victims: string[]): Promise<void> {
-    const file = blockFile(key);
-    const tmp = join(this.options.dir, 'tmp', String(++this.tmpSeq));
+  private async write(key: string, block: BlockBuffer, victims: string[], objectSize: number | undefined): Promise<void> {
+    const objectKey = objectKeyOf(key);
+    this.writing.set(objectKey, (this.writing.get(objectKey) ?? 0) + 1);
+    let stored = false;
     try {
       await Promise.all(victims.map((victim) => this.evict(victim)));
       if (!(await this.makeRoom(key, block.bytes.length))) {
         this.policy.remove(key);
         return;
       }
-      await this.deleting.get(key);
-      // No fsync: a kill -9 keeps the page cache, and a file torn by a power
-      // loss fails its CRC check when read, which deletes it.
-      const direct = this.options.directIo ? block.directMemory : undefined;
-      if (direct) await writeDirect(tmp, direct, block.bytes.length);
-      else await writeFile(tmp, block.bytes, { flag: 'wx', mode: 0o600 });
-      await rename(tmp, join(this.options.dir, file));
-      await this.index.put(key, { file, length: block.bytes.length, crc32c: block.crc32c!, lastAccess: Date.now(), pinned: this.pins.has(key) });
-      // Evicted while being written (the disk filling up): the file goes too.
+      await Promise.all([this.deleting.get(key), this.deleting.get(objectKey)]);
+      // No fsync: a kill -9 keeps the page cache, and bytes torn by a power
+      // loss fail their CRC check when read, which drops them.
+      await this.files.writeBlock(objectKey, blockIndexOf(key), block);
+      await this.index.put(key, { length: block.bytes.length, crc32c: block.crc32c!, lastAccess: Date.now(), pinned: this.pins.has(key) });
+      stored = true;
+      // Evicted while being written (the disk filling up): the bytes go too.
       if (!this.policy.has(key)) await this.drop(key);
+      else if (objectSize !== undefined) this.countFresh(objectKey, objectSize);
     } catch (err) {
       this.failed(err);
-      // If even this fails, the next open() deletes what tmp/ holds.
-      await rm(tmp, { force: true }).catch(() => undefined);
       await this.drop(key);
+    } finally {
+      const left = this.writing.get(objectKey)! - 1;
+      if (left > 0) this.writing.set(objectKey, left);
+      else this.writing.delete(objectKey);
+      // A write that stored nothing may have left the file it created empty.
+      if (!stored && left === 0) await this.removeIfEmpty(objectKey);
     }
   }
 
@@ -336,14 +465,22 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     return free >= floor;
   }
 
-  /** Reads the entry's file into the block, all of it, and checks its CRC32C. */
-  private async readBlock(entry: DiskEntry, block: BlockBuffer): Promise<void> {
-    const path = join(this.options.dir, entry.file);
-    const { bytes } = block;
-    const direct = this.options.directIo ? block.directMemory : undefined;
-    if (direct) await readDirect(path, direct, bytes.length);
-    else await readBuffered(path, bytes);
-    if (crc32c(bytes) !== entry.crc32c) throw new Error('CRC32C mismatch');
+  /**
+   * A block of the object was written: once all of them were, in this
+   * process's life, the object needs no check before the kernel reads it,
+   * and (up to readAheadBytes) it is read into the page cache, where its
+   * blocks, written past it, are not: its next reader, handed the file,
+   * reads it from memory, as a local file's second reader would.
+   */
+  private countFresh(objectKey: string, objectSize: number): void {
+    const count = (this.fresh.get(objectKey) ?? 0) + 1;
+    if (count < Math.ceil(objectSize / this.options.blockSize)) {
+      this.fresh.set(objectKey, count);
+      return;
+    }
+    this.fresh.delete(objectKey);
+    this.verified.add(objectKey);
+    if (objectSize <= this.options.readAheadBytes) void this.files.readAhead(objectKey).catch(() => undefined);
   }
 
   private evict(key: string): Promise<void> {
@@ -351,20 +488,59 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     return this.drop(key);
   }
 
-  /** Forgets key: policy, index entry and file. Never rejects. */
+  /**
+   * Forgets key: policy, index entry and bytes. Never rejects. A block of a
+   * held file takes the whole file with it (deleted, not punched: its
+   * holders read on through their descriptors).
+   */
   private drop(key: string): Promise<void> {
+    const objectKey = objectKeyOf(key);
+    this.verified.delete(objectKey);
+    this.fresh.delete(objectKey);
+    const held = this.held.get(objectKey);
+    if (held) return this.dropObject(objectKey, held.blocks);
     this.policy.remove(key);
-    const done = this.deleteBlock(key)
-      .catch((err) => this.failed(err))
-      .finally(() => {
-        if (this.deleting.get(key) === done) this.deleting.delete(key);
-      });
-    this.deleting.set(key, done);
-    return done;
+    return this.track(key, () => this.deleteBlock(key, objectKey));
   }
 
-  private async deleteBlock(key: string): Promise<void> {
-    await Promise.all([this.index.remove(key), rm(join(this.options.dir, blockFile(key)), { force: true })]);
+  private dropObject(objectKey: string, blocks: number): Promise<void> {
+    const keys = Array.from({ length: blocks }, (_, i) => `${objectKey}\0${i}`);
+    for (const key of keys) this.policy.remove(key);
+    return this.track(objectKey, async () => {
+      await Promise.all([...keys.map((key) => this.index.remove(key)), this.files.remove(objectKey)]);
+    });
+  }
+
+  /** Punches the block out of its object's file. */
+  private async deleteBlock(key: string, objectKey: string): Promise<void> {
+    const length = this.index.get(key)?.length ?? this.options.blockSize;
+    await this.index.remove(key);
+    await this.files.punchBlock(objectKey, blockIndexOf(key), length);
+    await this.removeIfEmpty(objectKey);
+  }
+
+  /** Deletes the object's file when it holds no data and nothing writes to it or holds it. */
+  private removeIfEmpty(objectKey: string): Promise<void> {
+    return this.track(objectKey, async () => {
+      const empty = (await this.files.allocatedBytes(objectKey)) === 0;
+      if (empty && !this.writing.has(objectKey) && !this.held.has(objectKey)) await this.files.remove(objectKey);
+    });
+  }
+
+  /**
+   * Runs a deletion under `name` (a block or object key) after any other
+   * one of that name, and records it until it settles, for writes of the
+   * same bytes to wait for. Never rejects.
+   */
+  private track(name: string, work: () => Promise<void>): Promise<void> {
+    const done = (this.deleting.get(name) ?? Promise.resolve())
+      .then(work)
+      .catch((err) => this.failed(err))
+      .finally(() => {
+        if (this.deleting.get(name) === done) this.deleting.delete(name);
+      });
+    this.deleting.set(name, done);
+    return done;
   }
 
   private failed(err: unknown): void {
@@ -380,30 +556,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
   }
 }
 
-/** Deletes what writes cut short left in tmp/; returns how many. */
-async function emptyTmp(dir: string): Promise<number> {
-  const tmp = join(dir, 'tmp');
-  // None on the first open.
-  const leftovers = await readdir(tmp).catch(() => []);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  return leftovers.length;
-}
-
 async function freeSpace(dir: string): Promise<DiskSpace> {
   const space = await statfs(dir);
   return { freeBytes: space.bavail * space.bsize, totalBytes: space.blocks * space.bsize };
-}
-
-async function readBuffered(path: string, bytes: Buffer): Promise<void> {
-  const handle = await openFile(path, 'r');
-  try {
-    for (let offset = 0; offset < bytes.length; ) {
-      const { bytesRead } = await handle.read(bytes, offset, bytes.length - offset, offset);
-      if (bytesRead === 0) throw new Error(`short file: ${offset} of ${bytes.length} bytes`);
-      offset += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
 }

@@ -21,8 +21,8 @@ export class TieredCache implements BlockCache {
     return undefined;
   }
 
-  async put(id: BlockId, block: BlockBuffer): Promise<void> {
-    await Promise.all(this.tiers.map((tier) => tier.put(id, block)));
+  async put(id: BlockId, block: BlockBuffer, objectSize?: number): Promise<void> {
+    await Promise.all(this.tiers.map((tier) => tier.put(id, block, objectSize)));
   }
 
   contains(id: BlockId): boolean {

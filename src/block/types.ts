@@ -52,8 +52,10 @@ export interface BlockCache {
    * Offers the block (its crc32c set) to the tier, which may decline it
    * (admission). The tier takes its own reference or copy of what it keeps;
    * the caller's reference must stay valid until put resolves. Never rejects.
+   * objectSize, where the caller knows it, lets a tier see an object become
+   * whole.
    */
-  put(id: BlockId, block: BlockBuffer): Promise<void>;
+  put(id: BlockId, block: BlockBuffer, objectSize?: number): Promise<void>;
   /** Whether the tier holds the block: no read, and not counted as a request (warm-up skips what is cached). */
   contains(id: BlockId): boolean;
   /** Drops the block if held, pinned or not (`cachalot evict`). Never rejects. */
@@ -74,6 +76,37 @@ export interface PinnedBlocks {
   readonly pinnedBytes: number;
   /** The most that may be pinned: the tier's capacity. */
   readonly pinCapacityBytes: number;
+}
+
+/** One version of one object, whole. */
+export interface ObjectVersion {
+  bucket: string;
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/**
+ * An object version's file on the cache disk, every byte of it there and
+ * checked: FUSE passthrough hands it to the kernel, which reads it itself.
+ * While held, no byte of it is rewritten or punched out: its blocks are out
+ * of eviction's reach, and `evict` or a failed check deletes the whole file,
+ * which stays readable through this descriptor until release().
+ */
+export interface ObjectFile {
+  readonly fd: number;
+  /** Once, when the kernel no longer reads through it. */
+  release(): void;
+}
+
+/** Objects whose every block is on the cache disk, each as one file (the disk tier). */
+export interface LocalObjects {
+  /**
+   * The object's file when every block of it is cached on disk and has
+   * passed its CRC32C check (in this process's life: a block changed on disk
+   * while the daemon was down never reaches a reader); undefined otherwise.
+   */
+  openObject(object: ObjectVersion): Promise<ObjectFile | undefined>;
 }
 
 export interface TierStats {

@@ -31,6 +31,7 @@ interface MountFlags extends TlsFlags {
   dirMode?: string;
   allowOther?: boolean;
   readOnly?: boolean;
+  passthrough?: boolean;
   metrics?: string;
   logLevel?: string;
   logFile?: string;
@@ -68,6 +69,7 @@ export function mountCommand(): Command {
     .option('--dir-mode <mode>', 'permission bits of directories, octal (default 0755)')
     .option('--allow-other', 'let other users see the mount')
     .option('--read-only', 'refuse every write (writes are not supported yet in any case)')
+    .option('--no-passthrough', 'serve every read through the daemon, never let the kernel read cached files itself (default: FUSE passthrough where the kernel allows)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
     .option('--log-level <level>', 'trace, debug, info, warn or error (default info)')
     .option('--log-file <file>', 'log file (default: stdout in the foreground, CACHE_DIR/cachalot.log otherwise)')
@@ -104,6 +106,8 @@ export function mountCommand(): Command {
             file_mode: flags.fileMode,
             dir_mode: flags.dirMode,
             allow_other: flags.allowOther,
+            // Commander sets it true unless --no-passthrough is given: only the flag's false may override the file.
+            passthrough: flags.passthrough === false ? false : undefined,
             read_only: flags.readOnly,
             metrics: flags.metrics,
             log_level: flags.logLevel,

@@ -85,6 +85,7 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     dirMode: s.dir_mode ?? d.dirMode,
     readOnly: s.read_only ?? false,
     allowOther: s.allow_other ?? false,
+    passthrough: s.passthrough ?? true,
     metrics: s.metrics,
     logLevel: s.log_level ?? d.logLevel,
     logFile: s.log_file,

@@ -29,6 +29,8 @@ export interface MountConfig {
   dirMode: number;
   readOnly: boolean;
   allowOther: boolean;
+  /** Hand files cached whole on disk to the kernel to read itself (FUSE passthrough), where the kernel allows. */
+  passthrough: boolean;
   metrics?: string;
   logLevel: string;
   logFile?: string;
@@ -87,6 +89,7 @@ export const mountSettingsSchema = z
     dir_mode: mode.optional(),
     read_only: z.boolean().optional(),
     allow_other: z.boolean().optional(),
+    passthrough: z.boolean().optional(),
     metrics: hostPort.optional(),
     log_level: z.enum(LOG_LEVELS).optional(),
     log_file: z.string().optional(),

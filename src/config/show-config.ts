@@ -48,6 +48,7 @@ export function effectiveMountSettings(c: MountConfig): Shown {
     dir_mode: octal(c.dirMode),
     read_only: c.readOnly,
     allow_other: c.allowOther,
+    passthrough: c.passthrough,
     metrics: c.metrics,
     log_level: c.logLevel,
     log_file: c.logFile,

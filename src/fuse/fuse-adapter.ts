@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { oneLine } from '../errors';
 import type { Metrics } from '../obs/metrics';
@@ -5,7 +6,8 @@ import { toErrno } from '../vfs/errno';
 import { VfsError, type Attr, type DirEntry, type Vfs } from '../vfs/types';
 import { InodeTable } from './inode-table';
 import { setKernelReadahead } from './kernel-readahead';
-import { FuseOp, nativeFuse, type StatArgs } from './native-fuse';
+import { FuseOp, nativeFuse, PassthroughState, type StatArgs } from './native-fuse';
+import { type BackingFiles, PassthroughInodes, versionOf } from './passthrough-inodes';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -19,6 +21,10 @@ export interface FuseMountOptions {
   /** Kernel attr/entry cache, seconds. */
   attrTimeoutSec: number;
   allowOther: boolean;
+  /** Let the kernel read files cached whole on disk itself (FUSE passthrough), where it can. */
+  passthrough: boolean;
+  /** Told once the kernel connection is up, and again if passthrough turns off: whether it is on, and if not why. */
+  onPassthrough?: (on: boolean, why: string) => void;
 }
 
 export interface FuseMount {
@@ -81,12 +87,27 @@ export async function mountFuse(
   };
   const noEntry = () => Promise.reject(new VfsError('ENOENT', 'inode not known'));
   const pathOf = (ino: number) => inodes.path(ino);
+  const backing: BackingFiles = {
+    open: (fd) => fuse.backingOpen(session, fd),
+    close: (backingId) => {
+      try {
+        fuse.backingClose(session, backingId);
+      } catch (err) {
+        onWarning?.(`backing file ${backingId} not closed: ${oneLine(err)}`);
+      }
+    },
+  };
+  const passthrough = new PassthroughInodes(backing);
+  const passthroughOff = (err: unknown) => options.onPassthrough?.(false, `the kernel refused a backing file: ${oneLine(err)}`);
 
   const dispatch = (op: FuseOp, id: number, ino: number, fh: number, size: number, offset: number, name?: string) => {
     switch (op) {
       case FuseOp.Lookup: {
         const path = inodes.childPath(ino, name!);
         return serve('lookup', id, () => (path ? vfs.getattr(path) : noEntry()), (attr) => {
+          // A new version of a file read through passthrough gets an inode of its own.
+          const known = inodes.known(path!);
+          if (known !== undefined && passthrough.isStale(known, attr)) inodes.renumber(path!);
           const child = inodes.ref(path!);
           if (!fuse.replyEntry(session, id, ...statArgs(child, attr), ttl, ttl)) inodes.forget(child, 1);
         });
@@ -95,17 +116,33 @@ export async function mountFuse(
         return inodes.forget(ino, size);
       case FuseOp.Getattr: {
         const path = pathOf(ino);
-        return serve('getattr', id, () => (path ? vfs.getattr(path) : noEntry()), (attr) => fuse.replyAttr(session, id, ...statArgs(ino, attr), ttl));
+        // An inode read through passthrough keeps the attributes of the version the kernel reads.
+        const backed = passthrough.attrOf(ino);
+        const attrs = () => (backed ? Promise.resolve(backed) : path ? vfs.getattr(path) : noEntry());
+        return serve('getattr', id, attrs, (attr) => fuse.replyAttr(session, id, ...statArgs(ino, attr), ttl));
       }
       case FuseOp.Open: {
         const path = pathOf(ino);
-        const open = async () => {
-          if (!path) return noEntry();
-          const attr = await vfs.getattr(path);
-          return { handle: await vfs.open(path, size), version: `${attr.size}:${attr.mtime.getTime()}` };
-        };
-        // The kernel keeps the pages it cached from the last open while the object is unchanged.
-        return serve('open', id, open, ({ handle, version }) => fuse.replyOpen(session, id, handle, inodes.reopenedAt(ino, version), 0));
+        const open = () => (path ? vfs.open(path, size, passthrough.wants(ino)) : noEntry());
+        return serve('open', id, open, (file) => {
+          const answer = passthrough.open(file.handle, ino, file.attr, file.localFd, passthroughOff);
+          if ('stale' in answer) {
+            // The kernel looks the name up again, onto the new version's own inode.
+            inodes.renumber(path!);
+            passthrough.released(file.handle);
+            void vfs.release(file.handle);
+            return fuse.replyErr(session, id, constants.errno.ESTALE);
+          }
+          // Through the daemon, the kernel keeps the pages it cached from the last open while the object is unchanged.
+          const keepCache = !answer.passthrough && inodes.reopenedAt(ino, versionOf(file.attr));
+          const sent = fuse.replyOpen(session, id, file.handle, keepCache, answer.passthrough ? answer.backingId : 0);
+          if (!sent) {
+            passthrough.released(file.handle);
+            void vfs.release(file.handle);
+          } else if (answer.passthrough) {
+            metrics?.passthroughOpens.inc();
+          }
+        });
       }
       case FuseOp.Read:
         // The reply goes to the kernel from the cached blocks themselves; they are held until it has them.
@@ -114,6 +151,7 @@ export async function mountFuse(
           if (!fuse.replyBuffers(session, id, slices.buffers, slices.release)) slices.release();
         });
       case FuseOp.Release:
+        passthrough.released(fh);
         return serve('release', id, () => vfs.release(fh), () => fuse.replyErr(session, id, 0));
       case FuseOp.Opendir: {
         const path = pathOf(ino);
@@ -136,10 +174,24 @@ export async function mountFuse(
         return fuse.replyStatfs(session, id, s.blockSize, s.blocks, s.blocksFree, s.files, s.nameMax);
       }
       case FuseOp.Init:
-        return;
+        return settlePassthrough(ino as PassthroughState);
       case FuseOp.Ended:
         fuse.destroy(session);
         return markEnded();
+    }
+  };
+
+  /** After INIT: passthrough is on once the kernel offered it and registers a backing file from this process. */
+  const settlePassthrough = (state: PassthroughState) => {
+    if (state === PassthroughState.Off) return;
+    if (state === PassthroughState.NoKernel) return options.onPassthrough?.(false, 'the kernel does not offer it (Linux 6.9 or later with CONFIG_FUSE_PASSTHROUGH)');
+    try {
+      backing.close(probeBacking(backing));
+      passthrough.enable(true);
+      options.onPassthrough?.(true, '');
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code === 'EPERM' ? 'registering a backing file needs CAP_SYS_ADMIN' : oneLine(err);
+      options.onPassthrough?.(false, why);
     }
   };
 
@@ -155,7 +207,7 @@ export async function mountFuse(
   };
 
   const mountOptions = [`fsname=${optionValue(options.fsName)}`, 'subtype=cachalot', ...(options.allowOther ? ['allow_other'] : [])];
-  const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch, false);
+  const session = fuse.mount(mountpoint, mountOptions.join(','), dispatch, options.passthrough);
   const mount: FuseMount = {
     ended,
     setAttrTimeout: (seconds) => (ttl = seconds),
@@ -166,4 +218,14 @@ export async function mountFuse(
   };
   await setKernelReadahead(mountpoint, KERNEL_READAHEAD_KIB).catch((err) => onWarning?.(`kernel readahead left at its default: ${oneLine(err)}`));
   return mount;
+}
+
+/** Registers a backing file and drops it: whether this process may (CAP_SYS_ADMIN). Any regular file does; its own program is one. */
+function probeBacking(backing: BackingFiles): number {
+  const fd = openSync(process.execPath, 'r');
+  try {
+    return backing.open(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

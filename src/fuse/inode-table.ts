@@ -53,7 +53,15 @@ export class InodeTable {
     inode.lookups -= lookups;
     if (inode.lookups > 0) return;
     this.byIno.delete(ino);
-    this.byPath.delete(inode.path);
+    if (this.byPath.get(inode.path) === ino) this.byPath.delete(inode.path);
+  }
+
+  /**
+   * The next lookup of `path` gets a new number, its current one staying
+   * with what the kernel holds of it (open files of an older version).
+   */
+  renumber(path: string): void {
+    this.byPath.delete(path);
   }
 
   /**

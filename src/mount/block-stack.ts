@@ -7,7 +7,7 @@ import { RamTier } from '../block/ram-tier';
 import { TieredCache } from '../block/tiered-cache';
 import { PeerClient } from '../cluster/peer-client';
 import { PeerSource, type PeerMember, type PeerOutcome, type Suspect } from '../cluster/peer-source';
-import type { BlockCache, BlockSource } from '../block/types';
+import type { BlockCache, BlockSource, LocalObjects } from '../block/types';
 import type { MountConfig } from '../config/mount-config';
 import { isCachalotError, oneLine } from '../errors';
 import type { ObjectStore } from '../object/types';
@@ -22,6 +22,8 @@ export interface BlockStack {
   /** What the VFS reads blocks from: the cache tiers, then S3. */
   source: BlockSource;
   cache: BlockCache;
+  /** Objects cached whole on disk, as files the kernel can read (FUSE passthrough); none without a disk tier. */
+  local?: LocalObjects;
   /** All block memory, counted against the budget (ram_cache). */
   pool: BufferPool;
   /** Warm-up, pins and evict, asked by the control socket and by peers (docs/WARMUP.md). */
@@ -85,6 +87,7 @@ export async function openBlockStack(config: MountConfig, store: ObjectStore, lo
   return {
     source,
     cache,
+    local: disk,
     pool,
     suspects: () => peerSource?.suspects() ?? [],
     ops: new BlockOps({ source, cache, pins: disk, blockSize: config.blockSize, onResult: onBlockOp }),

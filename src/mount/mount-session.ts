@@ -17,7 +17,7 @@ import { openBlockStack } from './block-stack';
 import { clusterSecurity, joinCluster, metaClientFor, peerMembers } from './join-cluster';
 import { startPeerServer, type PeerServer } from '../cluster/peer-server';
 import { liveSettings, restartNeeded } from './live-settings';
-import { mountStats, nodeReport } from './mount-stats';
+import { mountStats, nodeReport, type PassthroughStatus } from './mount-stats';
 import { isMounted, prepareMountpoint, unmountPath, waitUntilAnswering } from './mountpoint';
 
 export interface MountSession {
@@ -85,12 +85,14 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   metrics.trackCache(() => blocks.cache.stats());
   metrics.trackBlockMemory(blocks.pool);
   const startedAt = Date.now();
-  const vfs = new ObjectVfs(namespace, held, {
-    ...config,
-    readaheadMax: config.memory.readaheadMax,
-    log,
-    onOpenFilesChange: (n) => metrics.openFiles.set(n),
-  });
+  const vfs = new ObjectVfs(
+    namespace,
+    held,
+    { ...config, readaheadMax: config.memory.readaheadMax, log, onOpenFilesChange: (n) => metrics.openFiles.set(n) },
+    blocks.local,
+  );
+  const passthrough = passthroughPlan(config, blocks.local !== undefined);
+  if (!passthrough.status.enabled) log.info({ reason: passthrough.status.reason }, 'FUSE passthrough off; reads go through the daemon');
   let fuse: FuseMount | undefined;
   let metricsServer: Server | undefined;
   let controlServer: Server | undefined;
@@ -106,13 +108,23 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(
       controlSocketPath(config.mountpoint),
-      { '/stats': () => mountStats(config, blocks, metrics, startedAt, member) },
+      { '/stats': () => mountStats(config, blocks, metrics, startedAt, passthrough.status, member) },
       { '/blocks': async (body) => blocks.ops.run(parseBlockOpsRequest(body)) },
     );
     fuse = await mountFuse(
       config.mountpoint,
       vfs,
-      { fsName: `cachalot:${config.bucket}/${config.prefix}`, attrTimeoutSec: attrTimeoutSec(config.metadataTtlMs), allowOther: config.allowOther },
+      {
+        fsName: `cachalot:${config.bucket}/${config.prefix}`,
+        attrTimeoutSec: attrTimeoutSec(config.metadataTtlMs),
+        allowOther: config.allowOther,
+        passthrough: passthrough.status.enabled,
+        onPassthrough: (enabled, reason) => {
+          passthrough.status = { enabled, reason };
+          if (enabled) log.info('FUSE passthrough on: files cached whole on disk are read by the kernel itself');
+          else log.warn({ reason }, 'FUSE passthrough off; reads go through the daemon');
+        },
+      },
       (path) => unmountPath(path),
       metrics,
       (message) => log.warn({ mountpoint: config.mountpoint }, message),
@@ -175,6 +187,15 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   };
 
   return { stop, ended, metrics, reconfigure };
+}
+
+/**
+ * Whether the mount asks the kernel for FUSE passthrough; where it does not,
+ * one log line says why. The kernel's own answer comes at INIT.
+ */
+function passthroughPlan(config: MountConfig, diskTier: boolean): { status: PassthroughStatus } {
+  const reason = !config.passthrough ? 'turned off (--no-passthrough)' : !diskTier ? 'no disk tier (--disk-cache 0) to read files from' : '';
+  return { status: { enabled: reason === '', reason: reason || 'waiting for the kernel' } };
 }
 
 /** The kernel's attr/entry cache follows the metadata TTL; "never" is a year. */

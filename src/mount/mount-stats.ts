@@ -18,6 +18,8 @@ export interface MountStats {
   tiers: TierStats[];
   s3: { getRequests: number; getBytes: number; headRequests: number; listRequests: number; errors: number; retries: number };
   reads: { bytes: number; openFiles: number };
+  /** FUSE passthrough: whether new opens may use it now (reason: why not), and how many did (docs/CACHE.md). */
+  passthrough: PassthroughStatus & { opens: number };
   /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
   cluster?: MembershipStatus;
   /**
@@ -35,6 +37,12 @@ export interface MountStats {
   listings?: { meta: number; s3: number; metaFailed: number };
 }
 
+export interface PassthroughStatus {
+  enabled: boolean;
+  /** Why it is off; empty when on. */
+  reason: string;
+}
+
 /** The parts of a mount's block layer its figures come from. */
 export interface FigureSources {
   cache: BlockCache;
@@ -42,7 +50,14 @@ export interface FigureSources {
   suspects: () => Suspect[];
 }
 
-export async function mountStats(config: MountConfig, blocks: FigureSources, metrics: Metrics, startedAt: number, member?: ClusterMember): Promise<MountStats> {
+export async function mountStats(
+  config: MountConfig,
+  blocks: FigureSources,
+  metrics: Metrics,
+  startedAt: number,
+  passthrough: PassthroughStatus,
+  member?: ClusterMember,
+): Promise<MountStats> {
   const { cache } = blocks;
   const requests = await byLabel(metrics.s3Requests, 'op');
   return {
@@ -60,6 +75,7 @@ export async function mountStats(config: MountConfig, blocks: FigureSources, met
       retries: await total(metrics.s3Retries),
     },
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
+    passthrough: { ...passthrough, opens: await total(metrics.passthroughOpens) },
     cluster: member?.status(),
     ...(member ? await clusterFigures(metrics, blocks.suspects()) : {}),
   };

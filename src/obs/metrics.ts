@@ -20,6 +20,11 @@ export class Metrics {
   });
   readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes of blocks held by open files (prefetched or being read), each block counted once', registers: [this.registry] });
   readonly openFiles = new Gauge({ name: 'cachalot_open_files', help: 'Open file handles', registers: [this.registry] });
+  readonly passthroughOpens = new Counter({
+    name: 'cachalot_passthrough_opens_total',
+    help: 'Opens answered with FUSE passthrough: the kernel reads the file cached on disk itself, without the daemon',
+    registers: [this.registry],
+  });
   readonly peerBlocks = new Counter({
     name: 'cachalot_peer_blocks_total',
     help: 'Blocks this node loaded on a local miss, by where they came from: peer (the owner), origin (S3), peer-failed (the owner failed; S3 served it)',

@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
+import type { LocalObjects, ObjectFile } from '../block/types';
 import { isCachalotError } from '../errors';
 import type { Logger } from '../obs/logger';
 import { FileReader } from './file-reader';
 import type { HeldBlocks } from './held-blocks';
 import type { Namespace, Node } from './namespace';
-import { Attr, DirEntry, ReadSlices, StatFs, Vfs, VfsError } from './types';
+import { Attr, DirEntry, OpenFile, ReadSlices, StatFs, Vfs, VfsError } from './types';
 
 export interface ObjectVfsOptions {
   bucket: string;
@@ -22,6 +23,8 @@ export interface ObjectVfsOptions {
 interface Handle {
   path: string;
   reader: FileReader;
+  /** The object's file on the cache disk, held for this handle (OpenFile.localFd). */
+  local?: ObjectFile;
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_TRUNC | constants.O_APPEND | constants.O_CREAT;
@@ -40,6 +43,8 @@ export class ObjectVfs implements Vfs {
     private readonly namespace: Namespace,
     private readonly blocks: HeldBlocks,
     private readonly options: ObjectVfsOptions,
+    /** Objects cached whole on disk (the disk tier); none: open() never hands out a local file. */
+    private readonly localObjects?: LocalObjects,
   ) {}
 
   async getattr(path: string): Promise<Attr> {
@@ -53,18 +58,19 @@ export class ObjectVfs implements Vfs {
     return [...entries].map(([name, node]) => ({ name, attr: this.attrOf(node) }));
   }
 
-  async open(path: string, flags: number): Promise<number> {
+  async open(path: string, flags: number, local = false): Promise<OpenFile> {
     const node = await this.namespace.lookup(path);
     if (!node) throw new VfsError('ENOENT', `${path}: not found`);
     if (node.kind === 'dir') throw new VfsError('EISDIR', `${path}: is a directory`);
     if (this.draining) throw new VfsError('ENOTCONN', `${path}: the filesystem is shutting down`);
     // Writing back to S3 is not part of the read path yet; say so rather than lose data.
     if (flags & WRITE_FLAGS) throw new VfsError('EROFS', `${path}: read-only file system`);
+    const file = local ? await this.localObjects?.openObject({ bucket: this.options.bucket, key: node.key, etag: node.etag, size: node.size }) : undefined;
     const handle = this.nextHandle++;
     const reader = new FileReader(node, this.blocks, this.options);
-    this.handles.set(handle, { path, reader });
+    this.handles.set(handle, { path, reader, local: file });
     this.options.onOpenFilesChange?.(this.handles.size);
-    return handle;
+    return { handle, attr: this.attrOf(node), localFd: file?.fd };
   }
 
   async read(handle: number, length: number, position: number): Promise<ReadSlices> {
@@ -102,7 +108,9 @@ export class ObjectVfs implements Vfs {
   }
 
   async release(handle: number): Promise<void> {
-    this.handles.get(handle)?.reader.close();
+    const open = this.handles.get(handle);
+    open?.reader.close();
+    open?.local?.release();
     this.handles.delete(handle);
     this.options.onOpenFilesChange?.(this.handles.size);
   }

@@ -37,6 +37,18 @@ export interface StatFs {
   nameMax: number;
 }
 
+/** An open file: its handle, the attributes it was opened with, and its bytes' file on the cache disk if asked for and there. */
+export interface OpenFile {
+  handle: number;
+  attr: Attr;
+  /**
+   * Asked for with `local`: a descriptor of a file on the cache disk holding
+   * every byte of the version opened (for the kernel to read itself, FUSE
+   * passthrough); valid until release(handle).
+   */
+  localFd?: number;
+}
+
 /** What one read returns: views of the blocks that hold the bytes, back to back, held until release() (once). */
 export interface ReadSlices {
   buffers: Buffer[];
@@ -47,8 +59,8 @@ export interface ReadSlices {
 export interface Vfs {
   getattr(path: string): Promise<Attr>;
   readdir(path: string): Promise<DirEntry[]>;
-  /** Returns a handle; the open file stays pinned to the version it saw. */
-  open(path: string, flags: number): Promise<number>;
+  /** The open file stays pinned to the version it saw; `local` asks for its file on the cache disk (OpenFile.localFd). */
+  open(path: string, flags: number, local?: boolean): Promise<OpenFile>;
   /** The bytes read (none at end of file), as views of cached blocks held until release(). */
   read(handle: number, length: number, position: number): Promise<ReadSlices>;
   release(handle: number): Promise<void>;

@@ -28,7 +28,8 @@ const BUCKET = 'cft';
 const TMPFS_SIZE = 16 * MiB;
 // The disk tier as large as the tmpfs (a larger disk_cache is refused at start): the
 // dataset and the filler below fill the disk before the tier is full.
-const ARGS = ['--block-size', '1MiB', '--ram-cache', '0', '--disk-cache', '16MiB'];
+// Reads go through the daemon (no passthrough): its disk tier under a full disk is what is tested.
+const ARGS = ['--block-size', '1MiB', '--ram-cache', '0', '--disk-cache', '16MiB', '--no-passthrough'];
 
 // 48 MiB: three times the tmpfs.
 const BIG = new Map<string, Buffer>();

@@ -44,7 +44,7 @@ before(async () => {
   await putObjects(s3, BUCKET, [...EPOCH_DATA, ...MISC]);
   work = mkdtempSync(join(tmpdir(), 'cachalot-cache-stats-'));
   daemons = new CacheDaemons(s3.env, `s3://${BUCKET}`);
-  // One mount with the default tiers for the stats and metrics tests.
+  // One mount with the default tiers for the stats and metrics tests; its re-reads go through the daemon (no passthrough), whose tiers are counted.
   metricsPort = await freePort();
   mkdirSync(join(work, 'shared-mnt'));
   shared = await daemons.mount(join(work, 'shared-mnt'), join(work, 'shared-cache'), [
@@ -52,6 +52,7 @@ before(async () => {
     '1MiB',
     '--metrics',
     `127.0.0.1:${metricsPort}`,
+    '--no-passthrough',
   ]);
   await readAllAndCompare(shared.mountpoint, MISC, 'read through the shared mount');
 });
@@ -68,7 +69,8 @@ describe('cyclic epochs over a dataset twice the cache', () => {
     if (cannotDrop) return t.skip(cannotDrop);
     const mp = join(work, 'epoch-mnt');
     mkdirSync(mp);
-    const daemon = await daemons.mount(mp, join(work, 'epoch-cache'), ['--ram-cache', '0', '--disk-cache', '32MiB', '--block-size', '1MiB']);
+    // Through the daemon (no passthrough): its disk tier's admission over the epochs is what is measured.
+    const daemon = await daemons.mount(mp, join(work, 'epoch-cache'), ['--ram-cache', '0', '--disk-cache', '32MiB', '--block-size', '1MiB', '--no-passthrough']);
     const shares: number[] = [];
     let last = await statsOf(mp, s3.env);
     for (let epoch = 1; epoch <= EPOCHS; epoch++) {

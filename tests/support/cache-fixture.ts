@@ -4,7 +4,7 @@
 // files under CACHE_DIR/blocks. Every daemon and mountpoint is tracked so that
 // cleanup() unmounts and ends them, by PID, also when a test failed.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMounted } from '../../src/mount/mountpoint';
@@ -95,6 +95,13 @@ export class CacheDaemons {
   }
 }
 
+/** A fresh mountpoint (made) and cache dir (not yet) of a test's own under `work`. */
+export function placeUnder(work: string, name: string): { mp: string; cacheDir: string } {
+  const mp = join(work, `${name}-mnt`);
+  mkdirSync(mp);
+  return { mp, cacheDir: join(work, `${name}-cache`) };
+}
+
 /** The last lines of CACHE_DIR/cachalot.log (the background daemon's default log), for failure messages. */
 export function logTail(cacheDir: string, lines: number): string {
   try {
@@ -130,10 +137,10 @@ export function dropPageCache(): string | undefined {
   }
 }
 
-/** The block files under CACHE_DIR/blocks (paths relative to cacheDir). */
-export function blockFiles(cacheDir: string): string[] {
-  const files: string[] = [];
-  const root = join(cacheDir, 'blocks');
+/** The disk tier's object files under CACHE_DIR/objects (paths relative to cacheDir), with their sizes and the disk space they take. */
+export function objectFiles(cacheDir: string): Array<{ path: string; size: number; allocated: number }> {
+  const files: Array<{ path: string; size: number; allocated: number }> = [];
+  const root = join(cacheDir, 'objects');
   let shards: string[];
   try {
     shards = readdirSync(root);
@@ -148,15 +155,21 @@ export function blockFiles(cacheDir: string): string[] {
       continue;
     }
     for (const name of names) {
-      const rel = join('blocks', shard, name);
+      const path = join('objects', shard, name);
       try {
-        if (statSync(join(cacheDir, rel)).isFile()) files.push(rel);
+        const info = statSync(join(cacheDir, path));
+        if (info.isFile()) files.push({ path, size: info.size, allocated: info.blocks * 512 });
       } catch {
         // deleted meanwhile
       }
     }
   }
-  return files.sort();
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Disk space the disk tier's files take: cached bytes (in whole filesystem blocks) and their extent trees. */
+export function cachedBytesOnDisk(cacheDir: string): number {
+  return objectFiles(cacheDir).reduce((sum, file) => sum + file.allocated, 0);
 }
 
 /** How many blocks of blockSize the objects make (an empty object has none). */

@@ -1,4 +1,4 @@
-// cachalot_io: memory for block I/O (native/README.md).
+// cachalot_io: memory, checksums and file ranges for block I/O (native/README.md).
 #include "io.h"
 
 namespace {
@@ -6,6 +6,9 @@ namespace {
 napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "alignedBuffer", AlignedBufferFunction(env));
   napi_set_named_property(env, exports, "crc32c", Crc32cFunction(env));
+  napi_set_named_property(env, exports, "crc32cOfRange", Crc32cOfRangeFunction(env));
+  napi_set_named_property(env, exports, "punchHole", PunchHoleFunction(env));
+  napi_set_named_property(env, exports, "readAhead", ReadAheadFunction(env));
   return exports;
 }
 

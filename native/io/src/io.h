@@ -4,3 +4,6 @@
 
 napi_value AlignedBufferFunction(napi_env env);
 napi_value Crc32cFunction(napi_env env);
+napi_value Crc32cOfRangeFunction(napi_env env);
+napi_value PunchHoleFunction(napi_env env);
+napi_value ReadAheadFunction(napi_env env);
