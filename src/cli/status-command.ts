@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { readTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { readTls } from '../rpc/grpc-tls';
 import { formatBytes } from '../config/units';
 import { ClusterStatus, clusterStatus } from '../meta/cluster-status';
 import { createMetaClient } from '../meta/meta-client';

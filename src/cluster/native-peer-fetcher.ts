@@ -2,10 +2,10 @@ import { rootCertificates } from 'node:tls';
 import { blockRange, type BlockRequest } from '../block/types';
 import { CachalotError } from '../errors';
 import { nativeAddon } from '../native-addon';
-import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
-import { fromConnectionError, fromGrpcError } from './grpc-errors';
-import type { ClusterTls } from './grpc-tls';
-import { callHeaders, statusOf } from './grpc-http2';
+import { AUTHORIZATION_HEADER, bearerValue } from '../rpc/grpc-auth';
+import { fromConnectionError, fromGrpcError } from '../rpc/grpc-errors';
+import type { ClusterTls } from '../rpc/types';
+import { callHeaders, statusOf } from '../rpc/grpc-http2';
 import { RECEIVE_WINDOW, type BlockFetcher, type PeerFetcherOptions, type Received } from './peer-fetcher';
 import { GET_BLOCK_PATH, encodeBlockRequest } from './peer-protocol';
 
@@ -34,7 +34,7 @@ interface CallOutcome {
 }
 
 interface PeerAddon {
-  /** tls: every peer is called over TLS with these PEM files (grpc-tls.ts), a CA among them; none: plain TCP. */
+  /** tls: every peer is called over TLS with these PEM files (rpc/types.ts), a CA among them; none: plain TCP. */
   open(onDone: (outcome: CallOutcome) => void, receiveWindow: number, tls?: ClusterTls): object;
   fetch(handle: object, id: number, address: string, headers: string[], body: Buffer, target: Buffer, timeoutMs: number): void;
   close(handle: object): void;

@@ -1,5 +1,5 @@
 import type { BlockRequest } from '../block/types';
-import type { ClusterTls } from './grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 
 /**
  * HTTP/2's default 64 KiB receive window makes the owner wait for a window

@@ -6,14 +6,15 @@ import type { BlockRequest, BlockSource } from '../block/types';
 import { BadRequest, isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { compressIfItPays } from '../block/lz4-block';
-import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
-import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
-import { failureHeaders, listenHttp2, respondOk } from './grpc-http2';
-import { describeTls, type ClusterTls } from './grpc-tls';
-import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
-import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
 import type { BlockOps } from '../block/block-ops';
 import { crc32c } from '../block/crc32c';
+import { AUTHORIZATION_HEADER, tokenRefusal } from '../rpc/grpc-auth';
+import { failureHeaders, listenHttp2, respondOk } from '../rpc/grpc-http2';
+import { describeTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
+import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
+import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
+import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;

@@ -1,7 +1,8 @@
 import type { BlockCache } from '../block/types';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { readTls, type ClusterTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { readTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import type { PeerMember } from '../cluster/peer-source';
 import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { readClusterToken, tokensMatch } from '../../src/cluster/cluster-token';
+import { readClusterToken, tokensMatch } from '../../src/rpc/cluster-token';
 import { isCachalotError } from '../../src/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-token-'));

@@ -1,5 +1,5 @@
 // TLS for the native receive path (native/README.md): the checks node's
-// https client makes (src/cluster/peer-sessions.ts): the peer's certificate
+// https client makes (src/rpc/http2-sessions.ts): the peer's certificate
 // must chain to the CA given (--tls-ca, else node's root CAs, which
 // native-peer-fetcher.ts passes) and name the host or IP address called; the process's own
 // certificate is shown to peers that ask for one (mutual TLS); ALPN "h2".
