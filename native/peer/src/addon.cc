@@ -1,5 +1,5 @@
 // cachalot_peer: the asker's native receive path for the peer service
-// (native/README.md, src/cluster/native-peer-fetcher.ts).
+// (native/README.md, src/cluster/peer-client.ts).
 #include <node_api.h>
 
 #include <string>
