@@ -1,18 +1,18 @@
 import type { BlockBuffer } from './block-buffer';
-import { pairKey } from './origin-source';
+import { PAIR_BLOCKS, pairKey } from './get-runs';
 import { SingleFlight } from './single-flight';
 import { Slots, type Slot } from './slots';
 import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
 
 /**
- * Fill slots a warm-up leaves free for reads: one GET's worth (a block and
- * the next, OriginSource), so that a read arriving during a warm-up fetches
+ * Fill slots a warm-up leaves free for reads: one pair's worth (a block and
+ * the next, get-runs.ts), so that a read arriving during a warm-up fetches
  * at once; every slot freed after that goes to a waiting read first. With a
  * quarter of them kept free (6 of the default 24) a warm-up's disk writes
  * held the slots its next GETs waited for, and it ran 10-15% slower
  * (docs/BENCHMARKS.md, "Warm-up: the slots kept for reads").
  */
-const KEPT_FOR_READS = 2;
+const KEPT_FOR_READS = PAIR_BLOCKS;
 
 /** A warm-up fill still waiting for its slot, which a read of the same block raises to its own priority. */
 interface BackgroundFill {
