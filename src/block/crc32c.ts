@@ -1,4 +1,4 @@
-import { io } from './io-addon';
+import { io } from '../io-addon';
 
 /**
  * The CRC32C (Castagnoli) of `bytes` appended to bytes whose CRC32C was

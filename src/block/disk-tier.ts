@@ -1,11 +1,11 @@
 import { chmod, mkdir, open as openFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
+import { DirLock } from '../dir-lock';
 import { CachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { readDirect, supportsDirectIo, writeDirect } from './direct-io';
-import { CacheDirLock } from './cache-dir-lock';
 import { blockFile, DiskEntry, DiskIndex } from './disk-index';
 import { TinyLfuPolicy } from './tiny-lfu';
 import { BlockCache, BlockId, blockKey, PinnedBlocks, TierStats } from './types';
@@ -82,7 +82,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
 
   private constructor(
     private readonly options: Settings,
-    private readonly lock: CacheDirLock,
+    private readonly lock: DirLock,
     private readonly index: DiskIndex,
     private readonly policy: TinyLfuPolicy,
   ) {}
@@ -99,7 +99,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     settings.directIo = options.directIo ?? (await supportsDirectIo(dir));
     // Block files are the objects' contents: no other user may read them.
     if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
-    const lock = await CacheDirLock.acquire(dir);
+    const lock = DirLock.acquire(dir, 'cache dir');
     let index: DiskIndex | undefined;
     try {
       const leftovers = await emptyTmp(dir);
@@ -109,7 +109,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
       return tier;
     } catch (err) {
       await index?.close();
-      await lock.release();
+      lock.release();
       throw err;
     }
   }
@@ -239,7 +239,7 @@ export class DiskTier implements BlockCache, PinnedBlocks {
     await this.flushAccess();
     await Promise.all(this.deleting.values());
     await this.index.close();
-    await this.lock.release();
+    this.lock.release();
   }
 
   private forgetPin(key: string): boolean {

@@ -1,4 +1,4 @@
-// cachalot_io: memory for block I/O (native/README.md).
+// cachalot_io: memory and checksums for block I/O, and file locks (native/README.md).
 #include "io.h"
 
 namespace {
@@ -6,6 +6,7 @@ namespace {
 napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "alignedBuffer", AlignedBufferFunction(env));
   napi_set_named_property(env, exports, "crc32c", Crc32cFunction(env));
+  napi_set_named_property(env, exports, "tryLock", TryLockFunction(env));
   return exports;
 }
 

@@ -4,3 +4,4 @@
 
 napi_value AlignedBufferFunction(napi_env env);
 napi_value Crc32cFunction(napi_env env);
+napi_value TryLockFunction(napi_env env);
