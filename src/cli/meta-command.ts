@@ -67,8 +67,7 @@ export function metaCommand(): Command {
       let server;
       let tls: ClusterTls | undefined;
       try {
-        const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-        if (warning) log.warn(warning);
+        const token = readClusterToken(resolve(flags.tokenFile));
         tls = readTls(tlsFiles(flags), true);
         const stores = storesFromFlags(flags, LISTING_CONNECTIONS, log);
         const listing = { stores, ttlMs: flags.listingTtl ?? DEFAULT_LISTING_TTL_MS, maxEntries: flags.listingEntries };

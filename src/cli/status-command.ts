@@ -24,8 +24,7 @@ export function statusCommand(): Command {
     .action(async (flags: TlsFlags & { meta: string; tokenFile: string; json?: boolean }) => {
       routeGrpcLogs(silentLogger);
       try {
-        const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-        if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+        const token = readClusterToken(resolve(flags.tokenFile));
         const client = createMetaClient(flags.meta, token, { tls: readTls(tlsFiles(flags), false) });
         const view = await client.members(TIMEOUT_MS).finally(() => client.close());
         const status = clusterStatus(view);

@@ -99,8 +99,7 @@ async function nodesOf(flags: CacheFlags): Promise<Nodes> {
   }
   if (flags.tokenFile === undefined) throw new CachalotError('InvalidConfig', '--meta needs --token-file');
   routeGrpcLogs(silentLogger);
-  const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-  if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+  const token = readClusterToken(resolve(flags.tokenFile));
   const tls = readTls(tlsFiles(flags), false);
   const meta = createMetaClient(flags.meta!, token, { tls });
   try {

@@ -45,14 +45,12 @@ export interface ClusterSecurity {
 }
 
 /**
- * The cluster secret from --token-file (a loose file mode is worth a
- * warning, not a refusal) and the TLS files; a node that serves peers needs
- * a certificate to serve TLS with.
+ * The cluster secret from --token-file (refused when group or others may
+ * read it) and the TLS files; a node that serves peers needs a certificate
+ * to serve TLS with.
  */
-export function clusterSecurity(cluster: ClusterNodeConfig, log: Logger): ClusterSecurity {
-  const { token, warning } = readClusterToken(cluster.tokenFile);
-  if (warning) log.warn(warning);
-  return { token, tls: readTls(cluster.tls, cluster.peerListen !== undefined) };
+export function clusterSecurity(cluster: ClusterNodeConfig): ClusterSecurity {
+  return { token: readClusterToken(cluster.tokenFile), tls: readTls(cluster.tls, cluster.peerListen !== undefined) };
 }
 
 /** The members that serve blocks, in this node's last view (none before it has one). */

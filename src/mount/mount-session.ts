@@ -38,7 +38,7 @@ export interface MountSession {
 /** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
 export async function startMount(config: MountConfig, log: Logger): Promise<MountSession> {
   // Before anything starts: an unreadable token or TLS file is one line, and nothing to undo.
-  const security = config.cluster && clusterSecurity(config.cluster, log);
+  const security = config.cluster && clusterSecurity(config.cluster);
   const metrics = new Metrics();
   const store = createObjectStore(
     {
