@@ -66,6 +66,16 @@ function assertServes(mp: string): void {
   assert.equal(readFileSync(join(mp, 'dir/c.txt'), 'utf8'), 'charlie');
 }
 
+/** A foreground daemon that served mp, killed with SIGKILL just now; exited settles once it is reaped. */
+async function killedDaemon(mp: string, cacheDir: string): Promise<{ child: ChildProcess; exited: ReturnType<typeof childExit> }> {
+  const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
+  children.push(child);
+  assertServes(mp);
+  const exited = childExit(child, 10_000);
+  child.kill('SIGKILL');
+  return { child, exited };
+}
+
 describe('background mount', () => {
   test('returns 0 only once the mount answers: readdir works right after the command returns', async () => {
     for (let round = 0; round < 2; round++) {
@@ -139,11 +149,7 @@ describe('foreground daemon', () => {
 describe('stale mount', () => {
   test('after kill -9 of the daemon, `cachalot mount` on the same mountpoint succeeds and serves', async () => {
     const { mp, cacheDir } = newMountpoint();
-    const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
-    children.push(child);
-    assertServes(mp);
-    const exited = childExit(child, 10_000);
-    child.kill('SIGKILL');
+    const { exited } = await killedDaemon(mp, cacheDir);
     assert.equal((await exited).signal, 'SIGKILL');
 
     // The kernel keeps the mount; its daemon is gone.
@@ -167,11 +173,7 @@ describe('stale mount', () => {
 describe('a daemon killed with SIGKILL', () => {
   test('`cachalot mount` at once, the killed daemon not reaped yet (a zombie): its cache dir is free, the mount serves', async () => {
     const { mp, cacheDir } = newMountpoint();
-    const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
-    children.push(child);
-    assertServes(mp);
-    const exited = childExit(child, 10_000);
-    child.kill('SIGKILL');
+    const { child, exited } = await killedDaemon(mp, cacheDir);
     waitForZombie(child.pid!, 5000);
     // Synchronous: this process's event loop, which would reap the child, waits meanwhile.
     const result = spawnSync(CACHALOT, ['mount', `s3://${BUCKET}`, mp, '--cache-dir', cacheDir, '--log-level', 'warn'], { env: s3.env, encoding: 'utf8', timeout: 60_000 });
@@ -189,10 +191,7 @@ describe('a daemon killed with SIGKILL', () => {
     const { mp, cacheDir } = newMountpoint();
     const socket = controlSocketPath(mp);
     const killDaemon = async () => {
-      const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
-      children.push(child);
-      const exited = childExit(child, 10_000);
-      child.kill('SIGKILL');
+      const { exited } = await killedDaemon(mp, cacheDir);
       assert.equal((await exited).signal, 'SIGKILL');
       assert.ok(existsSync(socket), `the killed daemon left ${socket}`);
     };

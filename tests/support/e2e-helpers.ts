@@ -165,15 +165,26 @@ export function processState(pid: number): string | undefined {
 }
 
 /**
- * After a SIGKILL of a child: waits until it is a zombie, without giving
- * the event loop a turn, since node reaps its children there.
+ * After a SIGKILL of a child: waits until the whole process is a zombie,
+ * without giving the event loop a turn, since node reaps its children there.
+ * Its main thread shows Z while its other threads may still be exiting (and
+ * holding its files), so the zombie counts once it is the only thread left.
  */
 export function waitForZombie(pid: number, timeoutMs: number): void {
   const deadline = Date.now() + timeoutMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (processState(pid) !== 'Z') {
-    if (Date.now() > deadline) throw new Error(`pid ${pid} is not a zombie after ${timeoutMs} ms: state ${processState(pid)}`);
+  const dead = () => processState(pid) === 'Z' && threadsOf(pid) === 1;
+  while (!dead()) {
+    if (Date.now() > deadline) throw new Error(`pid ${pid} is not a zombie after ${timeoutMs} ms: state ${processState(pid)}, ${threadsOf(pid)} threads`);
     Atomics.wait(pause, 0, 0, 5);
+  }
+}
+
+function threadsOf(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return undefined;
   }
 }
 
