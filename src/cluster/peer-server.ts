@@ -28,10 +28,11 @@ const MAX_CALLS_PER_ASKER = 64;
 /**
  * What node:http2 lets one connection hold, in MB. Past it (10 by default),
  * node refuses every new call with ENHANCE_YOUR_CALM, counting the replies
- * queued to send: an asker with 16 blocks in flight (one reader's 128 MiB
- * window) passed it at once, and its reads went to S3 for the next 30 s.
- * The replies are views of cached blocks: the calls bound them, 64 blocks
- * of up to 16 MiB (larger blocks are served, fewer at once).
+ * queued to send, and the asker passes the owner over and reads from S3:
+ * one reader's readahead window of blocks passes 10 MB at once. The replies
+ * are views of cached blocks, so the bound costs no memory of its own; the
+ * calls bound them, 64 blocks of up to 16 MiB (larger blocks are served,
+ * fewer at once).
  */
 const SESSION_MEMORY_MB = MAX_CALLS_PER_ASKER * 16;
 
