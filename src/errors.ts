@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'MountpointInvalid',
   'MountFailed',
   'CacheDirBusy',
+  'DataDirBusy',
   'NoDaemon',
   'Unauthenticated',
   'ListenFailed',

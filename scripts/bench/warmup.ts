@@ -13,7 +13,7 @@
 // origin-direct reads come minutes before its warm-ups. A fresh daemon's
 // first warm-up also pays V8 compiling its code and first touches of its
 // buffer pool, which on this VM cost 2.3 us a page (docs/BENCHMARKS.md,
-// "Warm-up: a fresh daemon against a long-lived one").
+// "Findings").
 import { runCli } from '../../tests/support/mount-fixture';
 import type { ClusterBench } from './cluster';
 import { OWNER_ARGS } from './cluster';
@@ -27,7 +27,7 @@ export const WARMUP_NODES = 3;
 /**
  * Measured warm-ups of each daemon per round, each after its own origin
  * read: a pair takes seconds, while the rounds of this VM swing by more than
- * the gap being measured (docs/BENCHMARKS.md, "The warm-up's yardstick").
+ * the gap being measured (docs/BENCHMARKS.md, "Findings").
  */
 const PAIRS_PER_ROUND = 3;
 

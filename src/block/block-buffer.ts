@@ -3,9 +3,9 @@ import { DIRECT_IO_ALIGNMENT, pageAlignedBuffer } from './native-memory';
 /**
  * A block's bytes with a reference count, so that block-sized memory is reused
  * instead of allocated per block: a fresh 8 MiB buffer costs page faults and
- * GC work on every block, which profiled at 2 s of CPU per 512 MiB of cold
- * reading (docs/BENCHMARKS.md). Whoever receives a BlockBuffer owns one
- * reference and calls release() exactly once; retain() adds a reference for
+ * garbage-collection work on every block, several times the CPU of the GETs
+ * that fill it (docs/BENCHMARKS.md, "Findings"). The price is the counting: whoever
+ * receives a BlockBuffer owns one reference and calls release() exactly once; retain() adds a reference for
  * another holder. Bytes must not be touched after one's last release.
  */
 export class BlockBuffer {
@@ -70,9 +70,9 @@ export interface BufferPoolOptions {
   /**
    * Bytes allocated together, as views of one slab (rounded down to whole
    * buffers; default one buffer). V8 paces its full GCs by how much external
-   * memory grows: a RAM tier filling up one 8 MiB allocation at a time set off
-   * a GC every few blocks (a fifth of the daemon's CPU on a cold read, perf);
-   * one allocation per slab does not. Slabs are kept for the pool's life.
+   * memory grows: a RAM tier filling up one 8 MiB allocation at a time sets
+   * off a GC every few blocks; one allocation per slab does not. Slabs are
+   * kept for the pool's life: memory once used stays with the pool.
    */
   slabBytes?: number;
   /** Overwrite released memory, so that a use after release shows as wrong bytes in tests. */

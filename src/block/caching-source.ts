@@ -1,18 +1,17 @@
 import type { BlockBuffer } from './block-buffer';
-import { pairKey } from './origin-source';
+import { PAIR_BLOCKS, pairKey } from './get-runs';
 import { SingleFlight } from './single-flight';
 import { Slots, type Slot } from './slots';
 import { BlockCache, BlockRequest, BlockSource, blockKey } from './types';
 
 /**
- * Fill slots a warm-up leaves free for reads: one GET's worth (a block and
- * the next, OriginSource), so that a read arriving during a warm-up fetches
- * at once; every slot freed after that goes to a waiting read first. With a
- * quarter of them kept free (6 of the default 24) a warm-up's disk writes
- * held the slots its next GETs waited for, and it ran 10-15% slower
- * (docs/BENCHMARKS.md, "Warm-up: the slots kept for reads").
+ * Fill slots a warm-up leaves free for reads: one pair's worth (a block and
+ * the next, get-runs.ts), so that a read arriving during a warm-up fetches
+ * at once; every slot freed after that goes to a waiting read first. No
+ * more: a slot kept from a warm-up is one its next GET waits for while its
+ * disk writes hold the others (docs/BENCHMARKS.md, "Findings").
  */
-const KEPT_FOR_READS = 2;
+const KEPT_FOR_READS = PAIR_BLOCKS;
 
 /** A warm-up fill still waiting for its slot, which a read of the same block raises to its own priority. */
 interface BackgroundFill {
@@ -68,9 +67,10 @@ export class CachingSource implements BlockSource {
   /**
    * Warm-up: the block into the tiers unless they hold it already
    * ('cached'), in the background; resolves once it is fetched and handed
-   * to the tiers, which go on storing it (stored() waits for that). A
-   * warm-up's next fetch need not wait for this one's disk write: waiting
-   * left 6.2-6.8 of its 8 GETs in flight (docs/BENCHMARKS.md).
+   * to the tiers, which go on storing it (stored() waits for that): a
+   * warm-up's next fetch does not wait for this one's disk write, which
+   * would leave its GETs in flight short of what it asked for; the fill
+   * slots still bound the blocks between fetch and store.
    */
   async warm(request: BlockRequest): Promise<'loaded' | 'cached'> {
     if (this.cache.contains(request)) return 'cached';

@@ -2,13 +2,13 @@ import { chmod, mkdir, rm, stat, statfs } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
+import { DirLock } from '../dir-lock';
 import { CachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { supportsDirectIo } from './direct-io';
-import { CacheDirLock } from './cache-dir-lock';
 import { DiskIndex } from './disk-index';
-import { io } from './io-addon';
+import { io } from '../io-addon';
 import { blockIndexOf, ObjectFiles, objectKeyOf } from './object-files';
 import { SingleFlight } from './single-flight';
 import { TinyLfuPolicy } from './tiny-lfu';
@@ -114,7 +114,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
 
   private constructor(
     private readonly options: Settings,
-    private readonly lock: CacheDirLock,
+    private readonly lock: DirLock,
     private readonly index: DiskIndex,
     private readonly policy: TinyLfuPolicy,
   ) {
@@ -134,7 +134,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     settings.directIo = options.directIo ?? (await supportsDirectIo(dir));
     // Block files are the objects' contents: no other user may read them.
     if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
-    const lock = await CacheDirLock.acquire(dir);
+    const lock = DirLock.acquire(dir, 'cache dir');
     let index: DiskIndex | undefined;
     try {
       // What the block-file layout kept its writes in; nothing writes there now.
@@ -145,7 +145,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
       return tier;
     } catch (err) {
       await index?.close();
-      await lock.release();
+      lock.release();
       throw err;
     }
   }
@@ -305,7 +305,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     await this.flushAccess();
     await Promise.all(this.deleting.values());
     await this.index.close();
-    await this.lock.release();
+    this.lock.release();
   }
 
   private forgetPin(key: string): boolean {

@@ -1,4 +1,4 @@
-import { io } from './io-addon';
+import { io } from '../io-addon';
 
 /** The alignment O_DIRECT wants of memory, file offsets and lengths: a page. */
 export const DIRECT_IO_ALIGNMENT = 4096;

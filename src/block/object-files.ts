@@ -4,7 +4,7 @@ import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlockBuffer } from './block-buffer';
 import { readDirectAt, writeDirectAt } from './direct-io';
-import { io } from './io-addon';
+import { io } from '../io-addon';
 
 const { O_CREAT, O_DIRECT, O_RDONLY, O_WRONLY } = constants;
 

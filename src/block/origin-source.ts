@@ -1,22 +1,8 @@
-import { compareCodeUnits } from '../code-unit-order';
 import type { ObjectStore } from '../object/types';
 import type { BlockBuffer, BufferPool } from './block-buffer';
 import { BlockRequest, BlockSource, blockRange } from './types';
 import { crc32c } from './crc32c';
-
-/** The most one GET asks for when it loads several blocks: 16 MiB (two blocks of the default size). */
-export const MAX_RUN_BYTES = 16 * 2 ** 20;
-
-/**
- * The pair of blocks that one GET loads together, as a key: blocks 2n and
- * 2n+1 of one object version when two fit in MAX_RUN_BYTES, else the block
- * alone. A warm-up asks a node for such a pair in one call, the cluster
- * places both on one node, and their fill slots are granted together.
- */
-export function pairKey(block: Pick<BlockRequest, 'bucket' | 'key' | 'etag' | 'index' | 'blockSize'>): string {
-  const blocksPerPair = 2 * block.blockSize <= MAX_RUN_BYTES ? 2 : 1;
-  return `${block.bucket}\0${block.key}\0${block.etag}\0${Math.floor(block.index / blocksPerPair)}`;
-}
+import { runsOf } from './get-runs';
 
 interface Asked {
   request: BlockRequest;
@@ -28,12 +14,10 @@ interface Asked {
  * Loads blocks from S3 with ranged GETs pinned to the ETag, into pooled
  * buffers, each with the CRC32C that travels with it through every tier.
  *
- * Blocks of one object asked for together (a readahead window opening, a
- * warm-up batch) go out as one GET of consecutive blocks, up to
- * MAX_RUN_BYTES: the origin pays per request as well as per byte (S3 bills
- * requests; s3rver spent about 8 ms of CPU per GET, docs/BENCHMARKS.md), and
- * each block is handed over as soon as its own bytes are in, so the first is
- * no later than with a GET of its own.
+ * Blocks of one object asked for in the same turn of the event loop (a
+ * readahead window opening, a warm-up batch) go out as runs (get-runs.ts):
+ * one GET of consecutive blocks each, every block handed over as soon as
+ * its own bytes are in, so the first is no later than with a GET of its own.
  */
 export class OriginSource implements BlockSource {
   private asked: Asked[] = [];
@@ -85,27 +69,4 @@ export class OriginSource implements BlockSource {
       }
     }
   }
-}
-
-/**
- * The requests in runs that one GET can serve: the same version of one
- * object, consecutive blocks, at most MAX_RUN_BYTES (always at least one block).
- */
-function runsOf(asked: Asked[]): Asked[][] {
-  // Any total order groups a version's blocks; code-unit order is the cheap one.
-  const keyed = asked.map((a) => ({ a, version: `${a.request.key}\0${a.request.etag}\0${a.request.objectSize}\0${a.request.blockSize}` }));
-  keyed.sort((x, y) => compareCodeUnits(x.version, y.version) || x.a.request.index - y.a.request.index);
-  const runs: Array<{ version: string; blocks: Asked[] }> = [];
-  for (const { a: next, version } of keyed) {
-    const run = runs[runs.length - 1];
-    const last = run?.blocks[run.blocks.length - 1];
-    const joins =
-      last !== undefined &&
-      run.version === version &&
-      next.request.index === last.request.index + 1 &&
-      blockRange(next.request).end - blockRange(run.blocks[0].request).start <= MAX_RUN_BYTES;
-    if (joins) run.blocks.push(next);
-    else runs.push({ version, blocks: [next] });
-  }
-  return runs.map((run) => run.blocks);
 }

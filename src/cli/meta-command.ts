@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { describeTls, readTls, type ClusterTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { describeTls, readTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import { configFilePath, loadConfigFile } from '../config/config-file';
 import type { MetaSettings } from '../config/meta-config';
 import { CachalotError, oneLine } from '../errors';
@@ -66,8 +67,7 @@ export function metaCommand(): Command {
       let server;
       let tls: ClusterTls | undefined;
       try {
-        const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-        if (warning) log.warn(warning);
+        const token = readClusterToken(resolve(flags.tokenFile));
         tls = readTls(tlsFiles(flags), true);
         const stores = storesFromFlags(flags, LISTING_CONNECTIONS, log);
         const listing = { stores, ttlMs: flags.listingTtl ?? DEFAULT_LISTING_TTL_MS, maxEntries: flags.listingEntries };

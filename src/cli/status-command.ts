@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { readTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { readTls } from '../rpc/grpc-tls';
 import { formatBytes } from '../config/units';
 import { ClusterStatus, clusterStatus } from '../meta/cluster-status';
 import { createMetaClient } from '../meta/meta-client';
@@ -24,8 +24,7 @@ export function statusCommand(): Command {
     .action(async (flags: TlsFlags & { meta: string; tokenFile: string; json?: boolean }) => {
       routeGrpcLogs(silentLogger);
       try {
-        const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-        if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+        const token = readClusterToken(resolve(flags.tokenFile));
         const client = createMetaClient(flags.meta, token, { tls: readTls(tlsFiles(flags), false) });
         const view = await client.members(TIMEOUT_MS).finally(() => client.close());
         const status = clusterStatus(view);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { TlsFiles } from '../cluster/grpc-tls';
+import type { TlsFiles } from '../rpc/types';
 
 /** The TLS flags as commander parses them. */
 export interface TlsFlags {

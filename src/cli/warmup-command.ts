@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { readTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { readTls } from '../rpc/grpc-tls';
 import { formatBytes } from '../config/units';
 import { CachalotError } from '../errors';
 import { createMetaClient } from '../meta/meta-client';
@@ -99,8 +99,7 @@ async function nodesOf(flags: CacheFlags): Promise<Nodes> {
   }
   if (flags.tokenFile === undefined) throw new CachalotError('InvalidConfig', '--meta needs --token-file');
   routeGrpcLogs(silentLogger);
-  const { token, warning } = readClusterToken(resolve(flags.tokenFile));
-  if (warning) process.stderr.write(`cachalot: warning: ${warning}\n`);
+  const token = readClusterToken(resolve(flags.tokenFile));
   const tls = readTls(tlsFiles(flags), false);
   const meta = createMetaClient(flags.meta!, token, { tls });
   try {

@@ -6,9 +6,10 @@ import { BadRequest } from '../errors';
  * view of the cached block, and the asker reads the chunks straight into
  * its block buffer (native/peer, block-assembler.cc). A generic protobuf
  * codec (and grpc-js around it) copies each 1 MiB message twice on the way
- * out and once more on the way in, each time into a fresh buffer, and the
- * garbage collector then spent more time than anything else on both nodes
- * (docs/BENCHMARKS.md, "Peer reads").
+ * out and once more on the way in, each time into a fresh buffer: garbage
+ * whose collection cost more than anything else on both nodes
+ * (docs/BENCHMARKS.md, "Findings"). The price is a codec of our own, which the unit tests hold
+ * to the .proto with stock grpc-js.
  *
  * message BlockChunk { uint64 length = 1; uint32 crc32c = 2; bytes data = 3; Encoding encoding = 4; uint64 wire_length = 5; }
  */

@@ -1,9 +1,9 @@
 import type { BlockOpsReply, BlockOpsRequest } from '../block/block-ops';
 import { CachalotError, oneLine } from '../errors';
+import { callGrpc } from '../rpc/grpc-call';
+import type { ClusterTls } from '../rpc/types';
+import { Http2Sessions } from '../rpc/http2-sessions';
 import { BLOCK_OPS_PATH, decodeBlockOpsReply, encodeBlockOpsRequest } from './block-ops-protocol';
-import { callPeer } from './grpc-call';
-import type { ClusterTls } from './grpc-tls';
-import { PeerSessions } from './peer-sessions';
 
 export interface BlockOpsClientOptions {
   token: string;
@@ -14,17 +14,17 @@ export interface BlockOpsClientOptions {
 
 /** Calls BlockOps on cluster nodes (proto/cachalot/peer.proto), one connection per node. */
 export class BlockOpsClient {
-  private readonly sessions: PeerSessions;
+  private readonly sessions: Http2Sessions;
 
   constructor(private readonly options: BlockOpsClientOptions) {
-    this.sessions = new PeerSessions(options.tls);
+    this.sessions = new Http2Sessions(options.tls);
   }
 
   async run(address: string, request: BlockOpsRequest): Promise<BlockOpsReply> {
     const { timeoutMs, token } = this.options;
     const service = `peer ${address}`;
     const pieces: Buffer[] = [];
-    await callPeer(this.sessions, address, service, {
+    await callGrpc(this.sessions, address, service, {
       path: BLOCK_OPS_PATH,
       body: encodeBlockOpsRequest(request),
       token,

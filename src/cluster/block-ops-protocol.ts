@@ -1,7 +1,7 @@
 import { BLOCK_OPS, BLOCK_OUTCOMES, parseBlockOpsRequest, type BlockOpsReply, type BlockOpsRequest } from '../block/block-ops';
 import { BadRequest } from '../errors';
+import { grpcService } from '../rpc/grpc-service';
 import { frameMessage, unframeMessage } from './block-chunk-codec';
-import { grpcService } from './grpc-service';
 
 /**
  * The peer service's BlockOps call (proto/cachalot/peer.proto): its path and

@@ -1,4 +1,4 @@
-import { pairKey } from '../block/origin-source';
+import { pairKey } from '../block/get-runs';
 import { ownerOf, type Candidate } from './rendezvous';
 
 type PlacedBlock = Parameters<typeof pairKey>[0];
@@ -7,12 +7,12 @@ type PlacedBlock = Parameters<typeof pairKey>[0];
  * The member that owns a block: every node's read path and the warm-up ask
  * the same function, so a block is loaded where later reads look for it.
  *
- * Blocks are placed two at a time (pairKey: blocks 2n and 2n+1 of one
- * object version, when two fit in one GET), so that the owner loads both
- * with one ranged GET. Placed one by one, the two halves of a
- * GET's worth land on different nodes and cost a request each: a warm-up
- * of 64 blocks on 3 nodes made 49 GETs, against 32 from one node (S3 bills
- * per request, and s3rver spends about 8 ms of CPU on each).
+ * Blocks are placed a pair at a time (get-runs.ts: blocks 2n and 2n+1 of
+ * one object version, when two fit in one GET), so that the owner loads both
+ * with one ranged GET. Placed one by one, the two halves of a GET's worth
+ * land on different nodes and cost a request each, and S3 bills per
+ * request. The price: a cluster's nodes must agree on the pairing, as they
+ * do on the hash (docs/CLUSTER.md).
  */
 export function ownerOfBlock<T extends Candidate>(block: PlacedBlock, members: readonly T[]): T | undefined {
   return ownerOf(pairKey(block), members);

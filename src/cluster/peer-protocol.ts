@@ -1,7 +1,7 @@
 import type { BlockRequest } from '../block/types';
 import { BadRequest } from '../errors';
+import { grpcService } from '../rpc/grpc-service';
 import { frameMessage, unframeMessage } from './block-chunk-codec';
-import { grpcService } from './grpc-service';
 
 /**
  * The peer service's block call (proto/cachalot/peer.proto): its path and its

@@ -6,14 +6,15 @@ import type { BlockRequest, BlockSource } from '../block/types';
 import { BadRequest, isCachalotError, oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { compressIfItPays } from '../block/lz4-block';
-import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
-import { AUTHORIZATION_HEADER, tokenRefusal } from './grpc-auth';
-import { failureHeaders, listenHttp2, respondOk } from './grpc-http2';
-import { describeTls, type ClusterTls } from './grpc-tls';
-import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
-import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
 import type { BlockOps } from '../block/block-ops';
 import { crc32c } from '../block/crc32c';
+import { AUTHORIZATION_HEADER, tokenRefusal } from '../rpc/grpc-auth';
+import { failureHeaders, listenHttp2, respondOk } from '../rpc/grpc-http2';
+import { describeTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
+import { ChunkEncoding, chunkPrefix } from './block-chunk-codec';
+import { GET_BLOCK_PATH, decodeBlockRequest } from './peer-protocol';
+import { BLOCK_OPS_PATH, decodeBlockOpsRequest, encodeBlockOpsReply } from './block-ops-protocol';
 
 /** Bytes per streamed message: large enough to be cheap, far below gRPC's 4 MiB message limit. */
 export const PEER_CHUNK_BYTES = 1024 * 1024;
@@ -27,10 +28,11 @@ const MAX_CALLS_PER_ASKER = 64;
 /**
  * What node:http2 lets one connection hold, in MB. Past it (10 by default),
  * node refuses every new call with ENHANCE_YOUR_CALM, counting the replies
- * queued to send: an asker with 16 blocks in flight (one reader's 128 MiB
- * window) passed it at once, and its reads went to S3 for the next 30 s.
- * The replies are views of cached blocks: the calls bound them, 64 blocks
- * of up to 16 MiB (larger blocks are served, fewer at once).
+ * queued to send, and the asker passes the owner over and reads from S3:
+ * one reader's readahead window of blocks passes 10 MB at once. The replies
+ * are views of cached blocks, so the bound costs no memory of its own; the
+ * calls bound them, 64 blocks of up to 16 MiB (larger blocks are served,
+ * fewer at once).
  */
 const SESSION_MEMORY_MB = MAX_CALLS_PER_ASKER * 16;
 

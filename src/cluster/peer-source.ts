@@ -4,6 +4,7 @@ import { compareCodeUnits } from '../code-unit-order';
 import { oneLine } from '../errors';
 import type { Logger } from '../obs/logger';
 import { ownerOfBlock } from './block-placement';
+import type { PeerClient } from './peer-client';
 
 /** A live member that serves blocks: its id, peer address and cache capacity (the placement weight). */
 export interface PeerMember {
@@ -21,16 +22,12 @@ export interface Suspect {
 /** Where a block loaded on a local miss came from: its owner, S3, or S3 after the owner failed. */
 export type PeerOutcome = 'peer' | 'origin' | 'peer-failed';
 
-export interface PeerFetcher {
-  /** The block from the peer at address, checked (length, CRC32C); rejects when the peer fails. */
-  fetch(address: string, request: BlockRequest): Promise<BlockBuffer>;
-}
-
 export interface PeerSourceOptions {
   selfId: string;
   /** The live members now, this node among them (the membership view). */
   members: () => readonly PeerMember[];
-  peers: PeerFetcher;
+  /** Asks a peer for a block: PeerClient, a fake in tests. */
+  peers: Pick<PeerClient, 'fetch'>;
   /** S3: where a block comes from when this node owns it, or its owner failed. */
   origin: BlockSource;
   /** How long a peer that failed is passed over before it is asked again. */

@@ -40,16 +40,18 @@ const READAHEAD_DEFAULT_MAX = 1024 * MiB;
 const READAHEAD_WITHOUT_RAM = 64 * MiB;
 /**
  * One file's window: 8 GETs in flight with 8 MiB blocks read two to a GET
- * (OriginSource), which is what one S3 stream's bandwidth asks for.
+ * (block/get-runs.ts). On S3 each GET stream has a bandwidth of its own, so
+ * a reader's throughput is the GETs it keeps in flight; the price is the
+ * window's memory, from readahead's share.
  */
 const READAHEAD_MAX_DEFAULT = 128 * MiB;
 /**
  * Blocks between the start of their fetch and the end of their disk write
  * at most (CachingSource's fill slots): 192 MiB of 8 MiB blocks. A warm-up
  * may take all but two of them, 22: room for its 16 blocks at once (8 GETs
- * of two, the origin's best) and their disk writes. With 16 slots (12 for
- * it then) its pairs split into more GETs and it ran 3-9% slower
- * (docs/BENCHMARKS.md, "Warm-up: fill slots").
+ * of two) and their disk writes. Fewer, and a pair finds one free slot and
+ * goes out as two GETs of one block; more, and the memory comes out of the
+ * RAM tier's share (docs/BENCHMARKS.md, "Findings").
  */
 const MAX_PENDING_WRITES = 24;
 /** lz4 jobs at once: half of libuv's thread pool, the rest left to the disk tier's I/O. */

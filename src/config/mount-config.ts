@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TlsFiles } from '../cluster/grpc-tls';
+import type { TlsFiles } from '../rpc/types';
 import { LOG_LEVELS } from '../obs/logger';
 import { HOST_PORT_PATTERN } from './host-port';
 import type { MemoryPlan } from './memory-plan';

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, RootDatabase } from 'lmdb';
-import { CachalotError } from '../errors';
+import { DirLock } from '../dir-lock';
+import { CachalotError, isCachalotError } from '../errors';
 import type { EpochStore } from './types';
 
 const EPOCH_KEY = 'epoch';
@@ -11,15 +12,12 @@ export interface DurableEpochStore extends EpochStore {
   close(): Promise<void>;
 }
 
+/**
+ * Opens the data dir, locked to this process: two metas on one data dir
+ * would hand out the same epochs (LMDB itself lets several processes in).
+ */
 export function openEpochStore(dataDir: string): DurableEpochStore {
-  let db: RootDatabase<number, string>;
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // Flushed within the commit (no overlapping sync): an epoch survives a power loss too, not only a crash.
-    db = open<number, string>({ path: join(dataDir, 'state'), overlappingSync: false });
-  } catch (err) {
-    throw new CachalotError('InvalidConfig', `data dir ${dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
+  const { lock, db } = openDataDir(dataDir);
   return {
     load: () => db.get(EPOCH_KEY) ?? 0,
     // Committed and flushed before it returns: an epoch handed out is never handed out again. Epochs change
@@ -27,6 +25,24 @@ export function openEpochStore(dataDir: string): DurableEpochStore {
     save: (epoch) => {
       db.putSync(EPOCH_KEY, epoch);
     },
-    close: () => db.close(),
+    close: async () => {
+      await db.close();
+      lock.release();
+    },
   };
+}
+
+/** Every failure is one line naming the dir: DataDirBusy when another process holds it, else InvalidConfig. */
+function openDataDir(dataDir: string): { lock: DirLock; db: RootDatabase<number, string> } {
+  let lock: DirLock | undefined;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    lock = DirLock.acquire(dataDir, 'data dir');
+    // Flushed within the commit (no overlapping sync): an epoch survives a power loss too, not only a crash.
+    return { lock, db: open<number, string>({ path: join(dataDir, 'state'), overlappingSync: false }) };
+  } catch (err) {
+    lock?.release();
+    if (isCachalotError(err)) throw err;
+    throw new CachalotError('InvalidConfig', `data dir ${dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
 }

@@ -1,7 +1,8 @@
 import { Client, closeClient, type ServiceError } from '@grpc/grpc-js';
-import { bearerTokenInterceptor } from '../cluster/grpc-auth';
-import { fromGrpcError } from '../cluster/grpc-errors';
-import { channelCredentials, type ClusterTls } from '../cluster/grpc-tls';
+import { bearerTokenInterceptor } from '../rpc/grpc-auth';
+import { fromGrpcError } from '../rpc/grpc-errors';
+import { channelCredentials } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import { metaService } from './meta-proto';
 import type { HeartbeatReply, HeartbeatRequest, Lease, ListingPage, ListingRequest, MembershipView, RegisterRequest } from './types';
 

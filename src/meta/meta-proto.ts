@@ -1,5 +1,5 @@
 import type { ServiceClientConstructor } from '@grpc/grpc-js';
-import { grpcService } from '../cluster/grpc-service';
+import { grpcService } from '../rpc/grpc-service';
 
 /** The Meta service of proto/cachalot/meta.proto (see grpcService). */
 export function metaService(): ServiceClientConstructor {

@@ -1,9 +1,10 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, status, type StatusObject, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { requireBearerToken } from '../cluster/grpc-auth';
-import { toGrpcStatus } from '../cluster/grpc-errors';
-import { bindServer } from '../cluster/grpc-service';
-import { describeTls, type ClusterTls } from '../cluster/grpc-tls';
+import { requireBearerToken } from '../rpc/grpc-auth';
+import { toGrpcStatus } from '../rpc/grpc-errors';
+import { bindServer } from '../rpc/grpc-service';
+import { describeTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import { isCachalotError, oneLine } from '../errors';
 import { isBucketName } from '../object/s3-uri';
 import type { Logger } from '../obs/logger';

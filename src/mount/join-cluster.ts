@@ -1,7 +1,8 @@
 import type { BlockCache } from '../block/types';
-import { readClusterToken } from '../cluster/cluster-token';
-import { routeGrpcLogs } from '../cluster/grpc-logs';
-import { readTls, type ClusterTls } from '../cluster/grpc-tls';
+import { readClusterToken } from '../rpc/cluster-token';
+import { routeGrpcLogs } from '../rpc/grpc-logs';
+import { readTls } from '../rpc/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import type { PeerMember } from '../cluster/peer-source';
 import type { ClusterNodeConfig } from '../config/mount-config';
 import { ClusterMember } from '../meta/cluster-member';
@@ -44,14 +45,12 @@ export interface ClusterSecurity {
 }
 
 /**
- * The cluster secret from --token-file (a loose file mode is worth a
- * warning, not a refusal) and the TLS files; a node that serves peers needs
- * a certificate to serve TLS with.
+ * The cluster secret from --token-file (refused when group or others may
+ * read it) and the TLS files; a node that serves peers needs a certificate
+ * to serve TLS with.
  */
-export function clusterSecurity(cluster: ClusterNodeConfig, log: Logger): ClusterSecurity {
-  const { token, warning } = readClusterToken(cluster.tokenFile);
-  if (warning) log.warn(warning);
-  return { token, tls: readTls(cluster.tls, cluster.peerListen !== undefined) };
+export function clusterSecurity(cluster: ClusterNodeConfig): ClusterSecurity {
+  return { token: readClusterToken(cluster.tokenFile), tls: readTls(cluster.tls, cluster.peerListen !== undefined) };
 }
 
 /** The members that serve blocks, in this node's last view (none before it has one). */

@@ -10,6 +10,7 @@ import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
 import { serveControl } from '../control/control-server';
 import { controlSocketPath } from '../control/control-path';
+import { removeStaleControlSocket } from '../control/stale-socket';
 import type { ClusterMember } from '../meta/cluster-member';
 import { MetaListingStore } from '../meta/meta-listing-store';
 import { parseBlockOpsRequest } from '../block/block-ops';
@@ -37,7 +38,7 @@ export interface MountSession {
 /** Builds the layer stack for one mount (S3 -> blocks -> VFS -> FUSE) and mounts it. */
 export async function startMount(config: MountConfig, log: Logger): Promise<MountSession> {
   // Before anything starts: an unreadable token or TLS file is one line, and nothing to undo.
-  const security = config.cluster && clusterSecurity(config.cluster, log);
+  const security = config.cluster && clusterSecurity(config.cluster);
   const metrics = new Metrics();
   const store = createObjectStore(
     {
@@ -53,6 +54,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   );
   // Fail before mounting: a bad mountpoint, bucket, endpoint or key says so at once and leaves no mount behind.
   const { replacedStale } = await prepareMountpoint(config.mountpoint);
+  // The mountpoint is this daemon's now: a socket a killed daemon left there goes, even if this start fails.
+  await removeStaleControlSocket(config.mountpoint);
   await store.checkBucket();
   if (replacedStale) log.warn({ mountpoint: config.mountpoint }, 'replaced a stale mount (its daemon had died)');
 

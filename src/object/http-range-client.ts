@@ -7,10 +7,11 @@ import { CachalotError } from '../errors';
  * is a known number of bytes, and a HEAD. The body is read by the socket
  * straight into the caller's buffers (net's `onread`), so a block costs no
  * chunk allocations, no copies and no HTTP parser callbacks per 64 KiB.
- * Profiled on a cold read, the aws-sdk's GetObject spent 2.3 s of CPU per
- * 512 MiB where this spends 0.35 s; a process's first HEAD took 29-38 ms
- * through the sdk, against 8-11 ms here (docs/BENCHMARKS.md). LIST, with its
- * XML, stays in the sdk.
+ * The trade-off: an HTTP client of our own to keep correct, against the
+ * aws-sdk's GetObject, which costs several times the CPU per byte (its
+ * streams, chunks and middleware) and sets its middleware up on a process's
+ * first request (docs/BENCHMARKS.md, "Findings"). LIST, with its XML, stays
+ * in the sdk, where its cost does not matter.
  *
  * Keep-alive connections are pooled; at most maxSockets requests run at once
  * and the rest wait their turn (explicit backpressure, no unbounded queue of

@@ -1,5 +1,5 @@
 import type { BlockBuffer } from '../block/block-buffer';
-import { MAX_RUN_BYTES } from '../block/origin-source';
+import { blocksPerRun } from '../block/get-runs';
 import type { BlockRequest } from '../block/types';
 import type { HeldBlocks, Hold } from './held-blocks';
 import type { FileNode } from './namespace';
@@ -27,7 +27,7 @@ export class FileReader {
   private readonly slots = new Map<number, Hold>();
   private readonly blockCount: number;
   private readonly maxWindow: number;
-  /** Blocks one GET may load together (OriginSource): prefetch goes out in runs of as many. */
+  /** Blocks one GET may load together (a run, get-runs.ts): prefetch goes out in runs of as many. */
   private readonly runBlocks: number;
   private window = 0;
   private nextSequential = -1;
@@ -40,7 +40,7 @@ export class FileReader {
   ) {
     this.blockCount = Math.ceil(file.size / options.blockSize);
     this.maxWindow = Math.max(1, Math.floor(options.readaheadMax / options.blockSize));
-    this.runBlocks = Math.max(1, Math.min(this.maxWindow, Math.floor(MAX_RUN_BYTES / options.blockSize)));
+    this.runBlocks = Math.min(this.maxWindow, blocksPerRun(options.blockSize));
   }
 
   /**

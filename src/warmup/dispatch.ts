@@ -1,4 +1,5 @@
 import type { BlockOp, BlockOpsReply, BlockResult } from '../block/block-ops';
+import { PAIR_BLOCKS } from '../block/get-runs';
 import { isCachalotError, oneLine } from '../errors';
 import type { LoadingNode, Unit } from './plan';
 import type { UnitQueue } from './unit-queue';
@@ -19,14 +20,13 @@ export interface DispatchOptions {
 /** Batches of operations that load nothing: many blocks a call. */
 const CHECK_BATCH = 512;
 /**
- * Blocks a load call carries: one GET's worth (a node sends two consecutive
- * blocks as one ranged GET, docs/CACHE.md "Runs"), so that a call's blocks
- * arrive together and the next call follows each one at once. Calls of a
- * quarter of --parallel made every GET wait for the slowest of its batch.
- * A call's blocks are consecutive blocks of one object version: a pair that
- * one GET cannot serve would cost two.
+ * Blocks a load call carries: a pair, one GET's worth (block/get-runs.ts),
+ * so that a call's blocks arrive together and the next call follows each
+ * one at once; larger calls make every GET wait for the slowest of its
+ * batch. A call's blocks are consecutive blocks of one object version: a
+ * pair that one GET cannot serve would cost two.
  */
-const LOAD_BATCH = 2;
+const LOAD_BATCH = PAIR_BLOCKS;
 
 function consecutive(last: Unit, next: Unit): boolean {
   const [a, b] = [last.block, next.block];

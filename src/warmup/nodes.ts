@@ -1,7 +1,7 @@
 import type { BlockOpsReply, BlockOpsRequest, WarmBlock } from '../block/block-ops';
 import { BlockOpsClient } from '../cluster/block-ops-client';
 import { ownerOfBlock } from '../cluster/block-placement';
-import type { ClusterTls } from '../cluster/grpc-tls';
+import type { ClusterTls } from '../rpc/types';
 import { formatBytes } from '../config/units';
 import { askDaemon } from '../control/control-client';
 import { CachalotError } from '../errors';

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MAX_RUN_BYTES } from '../../src/block/origin-source';
+import { MAX_RUN_BYTES } from '../../src/block/get-runs';
 import { planMemory } from '../../src/config/memory-plan';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { runCli } from '../support/mount-fixture';

@@ -3,7 +3,7 @@
 // no mount (and no daemon) left behind.
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertOneLineError, forceUnmount, runCli, waitForExit } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
-import { connectionRefused, freePort, mountAt, processesMentioning, waitFor } from '../support/e2e-helpers';
+import { connectionRefused, freePort, killChild, mountAt, processesMentioning, waitFor } from '../support/e2e-helpers';
+import { startMetaProcess } from '../support/meta-process';
 import { makeTlsFixture, tlsArgs, type TlsFixture } from '../support/tls-fixture';
 
 const BUCKET = 'cli-errors';
@@ -317,6 +318,23 @@ describe('meta and status: bad input is one line', () => {
     const empty = join(work, 'empty-token');
     writeFileSync(empty, '\n', { mode: 0o600 });
     assertOneLineError(await runCli(['meta', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'meta'), '--token-file', empty], s3.env), /empty-token is empty/, 2);
+  });
+
+  test('a token file that group or others may read: refused, naming it and chmod 600 (exit 2)', async () => {
+    const loose = join(work, 'loose-token');
+    writeFileSync(loose, 'cli-errors-token\n');
+    chmodSync(loose, 0o644);
+    const refused = new RegExp(`token file ${loose} is open to group or others \\(mode 0644\\): chmod 600 ${loose}$`);
+    assertOneLineError(await runCli(['status', '--meta', '127.0.0.1:1', '--token-file', loose], s3.env), refused, 2);
+    assertOneLineError(await runCli(['meta', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'meta'), '--token-file', loose], s3.env), refused, 2);
+  });
+
+  test('meta on a data dir another meta holds: one line naming the dir and that process (exit 1)', async (t) => {
+    const dataDir = join(work, 'meta-held');
+    const holder = await startMetaProcess(await freePort(), ['--data-dir', dataDir, '--token-file', tokenFile(), '--log-level', 'warn'], s3.env);
+    t.after(() => killChild(holder));
+    const result = await runCli(['meta', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--token-file', tokenFile()], s3.env, 15_000);
+    assertOneLineError(result, new RegExp(`data dir ${dataDir} is in use by process ${holder.pid}$`), 1);
   });
 
   test('status of a meta nobody serves: unreachable, in bounded time (exit 1)', async () => {

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { TlsFiles } from '../../src/cluster/grpc-tls';
+import type { TlsFiles } from '../../src/rpc/types';
 import type { ClusterStatus } from '../../src/meta/cluster-status';
 import { assertSameBytes, childExit, freePort, metricsText, MiB, mountAt, patternBytes, processesMentioning, putObject, seriesValue, waitFor } from '../support/e2e-helpers';
 import { assertOneLineError, CACHALOT, cleanUpDaemons, CliResult, mountForeground, runCli } from '../support/mount-fixture';

@@ -1,16 +1,18 @@
 // A mount's life: background start that returns only once the mount answers,
 // `cachalot unmount`, signals to a foreground daemon, and recovery from a
-// stale mount whose daemon was killed.
+// stale mount, a held cache dir and a control socket left by a daemon killed
+// with SIGKILL.
 import assert from 'node:assert/strict';
-import { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { ChildProcess, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
+import { controlSocketPath } from '../../src/control/control-path';
+import { CACHALOT, forceUnmount, mountForeground, runCli, waitForExit } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
-import { childExit, isAlive, killChild, mountAt, waitFor } from '../support/e2e-helpers';
+import { childExit, isAlive, killChild, mountAt, processState, waitFor, waitForZombie } from '../support/e2e-helpers';
 
 const BUCKET = 'lifecycle';
 const FILES: Record<string, string> = { 'a.txt': 'alpha', 'b.txt': 'bravo', 'dir/c.txt': 'charlie' };
@@ -62,6 +64,16 @@ async function backgroundMount(mp: string, cacheDir: string): Promise<number> {
 function assertServes(mp: string): void {
   assert.deepEqual(readdirSync(mp).sort(), ['a.txt', 'b.txt', 'dir']);
   assert.equal(readFileSync(join(mp, 'dir/c.txt'), 'utf8'), 'charlie');
+}
+
+/** A foreground daemon that served mp, killed with SIGKILL just now; exited settles once it is reaped. */
+async function killedDaemon(mp: string, cacheDir: string): Promise<{ child: ChildProcess; exited: ReturnType<typeof childExit> }> {
+  const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
+  children.push(child);
+  assertServes(mp);
+  const exited = childExit(child, 10_000);
+  child.kill('SIGKILL');
+  return { child, exited };
 }
 
 describe('background mount', () => {
@@ -137,11 +149,7 @@ describe('foreground daemon', () => {
 describe('stale mount', () => {
   test('after kill -9 of the daemon, `cachalot mount` on the same mountpoint succeeds and serves', async () => {
     const { mp, cacheDir } = newMountpoint();
-    const child = await mountForeground(`s3://${BUCKET}`, mp, s3.env, ['--cache-dir', cacheDir]);
-    children.push(child);
-    assertServes(mp);
-    const exited = childExit(child, 10_000);
-    child.kill('SIGKILL');
+    const { exited } = await killedDaemon(mp, cacheDir);
     assert.equal((await exited).signal, 'SIGKILL');
 
     // The kernel keeps the mount; its daemon is gone.
@@ -159,5 +167,44 @@ describe('stale mount', () => {
     assert.equal(result.code, 0, `unmount: ${result.stderr}`);
     assert.ok(await waitFor(() => !isAlive(pid), 10_000), 'daemon exits');
     assert.equal(mountAt(mp), undefined);
+  });
+});
+
+describe('a daemon killed with SIGKILL', () => {
+  test('`cachalot mount` at once, the killed daemon not reaped yet (a zombie): its cache dir is free, the mount serves', async () => {
+    const { mp, cacheDir } = newMountpoint();
+    const { child, exited } = await killedDaemon(mp, cacheDir);
+    waitForZombie(child.pid!, 5000);
+    // Synchronous: this process's event loop, which would reap the child, waits meanwhile.
+    const result = spawnSync(CACHALOT, ['mount', `s3://${BUCKET}`, mp, '--cache-dir', cacheDir, '--log-level', 'warn'], { env: s3.env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(processState(child.pid!), 'Z', 'the killed daemon was still a zombie while the mount started');
+    assert.equal(result.status, 0, `mount: ${result.stderr}`);
+    const pid = Number(/\(pid (\d+)/.exec(result.stdout)?.[1]);
+    daemonPids.push(pid);
+    assertServes(mp);
+    assert.equal((await exited).signal, 'SIGKILL');
+    assert.equal((await runCli(['unmount', mp], s3.env)).code, 0);
+    assert.ok(await waitForExit(pid, 10_000), 'daemon exits');
+  });
+
+  test('leaves its control socket; `cachalot unmount` removes it, and so does the next start there, even one that fails', async () => {
+    const { mp, cacheDir } = newMountpoint();
+    const socket = controlSocketPath(mp);
+    const killDaemon = async () => {
+      const { exited } = await killedDaemon(mp, cacheDir);
+      assert.equal((await exited).signal, 'SIGKILL');
+      assert.ok(existsSync(socket), `the killed daemon left ${socket}`);
+    };
+
+    await killDaemon();
+    const unmounted = await runCli(['unmount', mp], s3.env);
+    assert.equal(unmounted.code, 0, `unmount: ${unmounted.stderr}`);
+    assert.equal(existsSync(socket), false, 'unmount removed the socket');
+
+    await killDaemon();
+    const failed = await runCli(['mount', 's3://no-such-bucket', mp, '--cache-dir', cacheDir, '--log-level', 'warn'], s3.env);
+    assert.notEqual(failed.code, 0, 'the bucket does not exist');
+    assert.equal(mountAt(mp), undefined, 'nothing mounted');
+    assert.equal(existsSync(socket), false, 'the failed start removed the socket');
   });
 });

@@ -155,6 +155,39 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The state letter of /proc/PID/stat (Z: a zombie, dead and not reaped yet); undefined once it is reaped. */
+export function processState(pid: number): string | undefined {
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After a SIGKILL of a child: waits until the whole process is a zombie,
+ * without giving the event loop a turn, since node reaps its children there.
+ * Its main thread shows Z while its other threads may still be exiting (and
+ * holding its files), so the zombie counts once it is the only thread left.
+ */
+export function waitForZombie(pid: number, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const dead = () => processState(pid) === 'Z' && threadsOf(pid) === 1;
+  while (!dead()) {
+    if (Date.now() > deadline) throw new Error(`pid ${pid} is not a zombie after ${timeoutMs} ms: state ${processState(pid)}, ${threadsOf(pid)} threads`);
+    Atomics.wait(pause, 0, 0, 5);
+  }
+}
+
+function threadsOf(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Bytes a process has written (to its sockets and files, /proc/PID/io wchar): for the origin, what S3 sent. */
 export function bytesWrittenBy(pid: number): number {
   return Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);

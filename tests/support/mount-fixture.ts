@@ -1,16 +1,40 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { controlSocketPath } from '../../src/control/control-path';
+import { removeStaleControlSocket } from '../../src/control/stale-socket';
 import { isMounted, waitUntilAnswering } from '../../src/mount/mountpoint';
-import { killChild, processesMentioning } from './e2e-helpers';
+import { killChild, processesMentioning, waitFor } from './e2e-helpers';
 
 const exec = promisify(execFile);
 
 /** The CLI as a user runs it. */
 export const CACHALOT = resolve(__dirname, '../../../daemon/cachalot');
+
+/**
+ * Every mountpoint this test file mounted or cleaned up. When the file is
+ * done, none may have a control socket left in /run/cachalot: one that
+ * stays past a daemon's exit fails the file, and is removed.
+ */
+const mountpointsUsed = new Set<string>();
+let socketsChecked = false;
+process.on('beforeExit', async () => {
+  if (socketsChecked) return;
+  socketsChecked = true;
+  const left: string[] = [];
+  for (const mp of mountpointsUsed) {
+    // A daemon that is still exiting removes its own.
+    if (await waitFor(() => !existsSync(controlSocketPath(mp)), 10_000)) continue;
+    left.push(`${mp} (${controlSocketPath(mp)})`);
+    await removeStaleControlSocket(mp);
+  }
+  if (left.length === 0) return;
+  process.stderr.write(`control sockets left behind by this file's daemons: ${left.join(', ')}\n`);
+  process.exitCode = 1;
+});
 
 export interface CliResult {
   code: number;
@@ -40,11 +64,11 @@ export function assertOneLineError(result: CliResult, pattern: RegExp, exitCode?
   if (exitCode !== undefined) assert.equal(result.code, exitCode, `exit code (stderr ${shown})`);
 }
 
-/** For after(): ends the children a test started, unmounts what is left at its mountpoints and kills, by PID, a daemon a failed mount left there. */
+/** For after(): ends the children a test started and, by PID, a daemon a failed mount left, then unmounts what is left at its mountpoints. */
 export async function cleanUpDaemons(children: ChildProcess[], mountpoints: string[]): Promise<void> {
   for (const child of children) await killChild(child);
-  for (const mp of mountpoints) await forceUnmount(mp);
   for (const mp of mountpoints) for (const pid of processesMentioning(mp)) process.kill(pid, 'SIGKILL');
+  for (const mp of mountpoints) await forceUnmount(mp);
 }
 
 export interface Mounted {
@@ -55,11 +79,17 @@ export interface Mounted {
   unmount(): Promise<void>;
 }
 
-/** Lazily unmounts whatever is left at path: for after() hooks, also when a test failed. */
+/**
+ * Lazily unmounts whatever is left at path, and removes the control socket
+ * of a daemon that was killed there (as `cachalot unmount` does): for
+ * after() hooks, also when a test failed.
+ */
 export async function forceUnmount(path: string): Promise<void> {
+  mountpointsUsed.add(path);
   if (await isMounted(path).catch(() => false)) {
     await exec('fusermount', ['-uz', path]).catch(() => exec('umount', ['-l', path]).catch(() => {}));
   }
+  await removeStaleControlSocket(path);
 }
 
 /** Mounts through `cachalot mount` (background daemon) in a fresh temporary mountpoint. */
@@ -67,6 +97,7 @@ export async function mountBucket(source: string, env: NodeJS.ProcessEnv, extraA
   const root = mkdtempSync(join(tmpdir(), 'cachalot-mnt-'));
   const mountpoint = join(root, 'mnt');
   const cacheDir = join(root, 'cache');
+  mountpointsUsed.add(mountpoint);
   await exec('mkdir', ['-p', mountpoint]);
   const result = await runCli(['mount', source, mountpoint, '--cache-dir', cacheDir, '--log-level', 'warn', ...extraArgs], env);
   if (result.code !== 0) {
@@ -91,6 +122,7 @@ export async function mountBucket(source: string, env: NodeJS.ProcessEnv, extraA
 
 /** Starts `cachalot mount --foreground` as a child the test owns (for crash and signal tests). */
 export async function mountForeground(source: string, mountpoint: string, env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<ChildProcess> {
+  mountpointsUsed.add(mountpoint);
   const child = spawn(CACHALOT, ['mount', source, mountpoint, '--foreground', '--log-level', 'warn', ...extraArgs], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TlsFiles } from '../../src/cluster/grpc-tls';
+import type { TlsFiles } from '../../src/rpc/types';
 
 export interface TlsFixture {
   /** The cluster's CA certificate. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChunkEncoding, chunkPrefix } from '../../src/cluster/block-chunk-codec';
-import { grpcService } from '../../src/cluster/grpc-service';
+import { grpcService } from '../../src/rpc/grpc-service';
 
 const chunkCodec = () => grpcService('cachalot/peer.proto', 'cachalot.peer.v1.Peer').service.GetBlock;
 const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 13 + 5) & 0xff));

@@ -3,7 +3,7 @@
 // evenly over the members.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_RUN_BYTES } from '../../src/block/origin-source';
+import { MAX_RUN_BYTES } from '../../src/block/get-runs';
 import { ownerOfBlock } from '../../src/cluster/block-placement';
 
 const MiB = 2 ** 20;

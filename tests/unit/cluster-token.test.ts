@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { readClusterToken, tokensMatch } from '../../src/cluster/cluster-token';
+import { readClusterToken, tokensMatch } from '../../src/rpc/cluster-token';
 import { isCachalotError } from '../../src/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'cachalot-token-'));
@@ -20,15 +20,17 @@ function tokenFile(name: string, text: string, mode = 0o600): string {
 const oneLineError = (path: string, pattern: RegExp) => (err: unknown) =>
   isCachalotError(err, 'InvalidConfig') && err.message.includes(path) && pattern.test(err.message) && !err.message.includes('\n');
 
-test('the token is the file without surrounding whitespace; a private file gives no warning', () => {
-  assert.deepEqual(readClusterToken(tokenFile('ok', '  s3cr3t-token\n\n')), { token: 's3cr3t-token', warning: undefined });
+test('the token is the file without surrounding whitespace', () => {
+  assert.equal(readClusterToken(tokenFile('ok', '  s3cr3t-token\n\n')), 's3cr3t-token');
+  assert.equal(readClusterToken(tokenFile('owner-read-only', 'abc\n', 0o400)), 'abc');
 });
 
-test('a world-readable token file works with a warning', () => {
-  const path = tokenFile('open', 'abc\n', 0o644);
-  const { token, warning } = readClusterToken(path);
-  assert.equal(token, 'abc');
-  assert.match(warning ?? '', /readable by every user/);
+test('a token file that group or others may read or write is refused, one line naming it and chmod 600', () => {
+  for (const [name, mode] of [['world-readable', 0o644], ['group-readable', 0o640], ['group-writable', 0o620], ['others-only', 0o604]] as const) {
+    const path = tokenFile(name, 'abc\n', mode);
+    const octal = mode.toString(8).padStart(4, '0');
+    assert.throws(() => readClusterToken(path), oneLineError(path, new RegExp(`mode ${octal}\\): chmod 600 ${path}$`)), name);
+  }
 });
 
 test('missing, empty and multi-word token files are one-line errors naming the file', () => {

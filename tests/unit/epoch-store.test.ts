@@ -29,3 +29,19 @@ test('a data dir that cannot be made is a one-line InvalidConfig error naming it
   const below = join('/proc/self/status', 'data');
   assert.throws(() => openEpochStore(below), (err) => isCachalotError(err, 'InvalidConfig') && err.message.includes(below) && !err.message.includes('\n'));
 });
+
+test('a data dir another meta has open is refused, naming it and that process; free again once closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cachalot-epoch-'));
+  try {
+    const data = join(dir, 'data');
+    const first = openEpochStore(data);
+    assert.throws(
+      () => openEpochStore(data),
+      (err) => isCachalotError(err, 'DataDirBusy') && err.message === `data dir ${data} is in use by process ${process.pid}`,
+    );
+    await first.close();
+    await openEpochStore(data).close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,4 @@
-// cachalot_io: memory, checksums and file ranges for block I/O (native/README.md).
+// cachalot_io: memory, checksums, file ranges and file locks for block I/O (native/README.md).
 #include "io.h"
 
 namespace {
@@ -9,6 +9,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "crc32cOfRange", Crc32cOfRangeFunction(env));
   napi_set_named_property(env, exports, "punchHole", PunchHoleFunction(env));
   napi_set_named_property(env, exports, "readAhead", ReadAheadFunction(env));
+  napi_set_named_property(env, exports, "tryLock", TryLockFunction(env));
   return exports;
 }
 

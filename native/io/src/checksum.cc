@@ -1,7 +1,7 @@
 // crc32c(bytes, initial = 0): the CRC32C of a Buffer or Uint8Array appended
 // to bytes whose CRC32C was `initial`, as @node-rs/crc32's crc32c computes
-// it, at about 4x its speed (native/common/crc32c.cc). Every block is
-// checksummed when it is fetched and checked when a tier hands it back.
+// it, several times faster (native/common/crc32c.cc, native/README.md). Every
+// block is checksummed when it is fetched and checked when a tier hands it back.
 #include "../../common/crc32c.h"
 #include "io.h"
 

@@ -7,3 +7,4 @@ napi_value Crc32cFunction(napi_env env);
 napi_value Crc32cOfRangeFunction(napi_env env);
 napi_value PunchHoleFunction(napi_env env);
 napi_value ReadAheadFunction(napi_env env);
+napi_value TryLockFunction(napi_env env);

@@ -1,5 +1,5 @@
 // cachalot_peer: the asker's native receive path for the peer service
-// (native/README.md, src/cluster/native-peer-fetcher.ts).
+// (native/README.md, src/cluster/peer-client.ts).
 #include <node_api.h>
 
 #include <string>
@@ -113,7 +113,7 @@ bool PemOf(napi_env env, napi_value tls, const char* name, std::string& pem) {
 
 // open(onDone, receiveWindow, tls?): a client and its thread; onDone(outcome)
 // hears of each call; tls {ca?, cert?, key?} (PEM Buffers): every peer is
-// called over TLS, as src/cluster/grpc-tls.ts describes.
+// called over TLS, as src/rpc/types.ts describes.
 napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];

@@ -319,7 +319,7 @@ void H2Client::Handshake(Conn* conn) {
     case IoStatus::kWantWrite:
       return Watch(conn, step.status == IoStatus::kWantWrite);
     case IoStatus::kClosed:
-      // As node words a server that drops a client during setup (src/cluster/grpc-errors.ts).
+      // As node words a server that drops a client during setup (src/rpc/grpc-errors.ts).
       return FailConn(conn, "ECONNRESET", "the peer closed the connection during the TLS handshake");
     case IoStatus::kFailed:
       return FailConn(conn, step.code, step.message);
@@ -432,7 +432,7 @@ void H2Client::Drop(Conn* conn) {
   delete conn;
 }
 
-// How a call whose stream closed (or whose connection ended) went: as src/cluster/grpc-call.ts decides it.
+// How a call whose stream closed (or whose connection ended) went: as src/rpc/grpc-call.ts decides it.
 CallResult H2Client::Ended(Job* job, uint32_t errorCode) {
   CallResult result;
   result.id = job->call.id;

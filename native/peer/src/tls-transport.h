@@ -1,7 +1,7 @@
 // TLS for the native receive path (native/README.md): the checks node's
-// https client makes (src/cluster/peer-sessions.ts): the peer's certificate
+// https client makes (src/rpc/http2-sessions.ts): the peer's certificate
 // must chain to the CA given (--tls-ca, else node's root CAs, which
-// native-peer-fetcher.ts passes) and name the host or IP address called; the process's own
+// peer-client.ts passes) and name the host or IP address called; the process's own
 // certificate is shown to peers that ask for one (mutual TLS); ALPN "h2".
 // OpenSSL is node's own (its headers come with node's, its symbols are the
 // node binary's), so the addon links no second copy.

@@ -2,9 +2,10 @@ import { loadPackageDefinition, type Server, type ServiceClientConstructor } fro
 import { loadSync } from '@grpc/proto-loader';
 import { resolve } from 'node:path';
 import { CachalotError, oneLine } from '../errors';
-import { serverCredentials, type ClusterTls } from './grpc-tls';
+import { serverCredentials } from './grpc-tls';
+import type { ClusterTls } from './types';
 
-/** From dist/src/cluster/ to proto/ at the top of the checkout or install, as native-fuse.ts finds native/. */
+/** From dist/src/rpc/ to proto/ at the top of the checkout or install, as native-fuse.ts finds native/. */
 const PROTO_DIR = resolve(__dirname, '../../../proto');
 
 const loaded = new Map<string, ServiceClientConstructor>();

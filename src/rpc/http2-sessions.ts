@@ -1,13 +1,13 @@
 import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
-import type { ClusterTls } from './grpc-tls';
+import type { ClusterTls } from './types';
 
 /**
- * One HTTP/2 connection per peer address, made again once it has closed or
- * failed, with TLS when given: the peer's certificate must chain to the CA
+ * One HTTP/2 connection per server address, made again once it has closed or
+ * failed, with TLS when given: the server's certificate must chain to the CA
  * and name the address called (an IP SAN for an IP); ours is shown for
  * mutual TLS. Idle connections never keep a process alive.
  */
-export class PeerSessions {
+export class Http2Sessions {
   private readonly sessions = new Map<string, ClientHttp2Session>();
   /** Why a connection failed, for the calls on it that end without a word (a TLS alert, a server that hung up). */
   private readonly errors = new WeakMap<ClientHttp2Session, Error>();

@@ -3,28 +3,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { CachalotError } from '../errors';
-
-/**
- * TLS for meta and the peer service (docs/CLUSTER.md#tls). One set of files
- * per process: its certificate and key serve TLS and are its client
- * certificate; the CA verifies the servers it calls and, when it serves,
- * the client certificates it requires (mutual TLS). Without any: plain TCP.
- */
-export interface TlsFiles {
-  /** --tls-cert: PEM certificate chain, leaf first. */
-  cert?: string;
-  /** --tls-key: PEM private key of the certificate, without a passphrase. */
-  key?: string;
-  /** --tls-ca: PEM CA certificates. */
-  ca?: string;
-}
-
-/** The files' PEM contents, read and checked once at start: a bad file fails the start, not a connection later. */
-export interface ClusterTls {
-  cert?: Buffer;
-  key?: Buffer;
-  ca?: Buffer;
-}
+import type { ClusterTls, TlsFiles } from './types';
 
 const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

@@ -2,32 +2,34 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { CachalotError } from '../errors';
 
-/** The shared cluster secret (--token-file), and a warning when its file is open to every user. */
-export interface ClusterToken {
-  token: string;
-  warning?: string;
-}
-
 /** Printable ASCII without spaces: it travels as a gRPC metadata value, and `openssl rand -hex 32` makes one. */
 const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
 
-/** Reads the token file: one line, surrounding whitespace ignored. Every problem is one line naming the file. */
-export function readClusterToken(path: string): ClusterToken {
+/**
+ * Reads the token file (--token-file, the shared cluster secret): one line,
+ * surrounding whitespace ignored. Every problem is one line naming the file.
+ * A file that group or others may read or write is refused, as ssh refuses
+ * such a key: whoever reads the secret can join the cluster and read its
+ * blocks; the cost is one chmod where a file was made with a loose umask.
+ */
+export function readClusterToken(path: string): string {
   let text: string;
   let mode: number;
   try {
-    text = readFileSync(path, 'utf8');
     mode = statSync(path).mode;
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new CachalotError('InvalidConfig', `token file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  if (mode & 0o077) {
+    throw new CachalotError('InvalidConfig', `token file ${path} is open to group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 ${path}`);
   }
   const token = text.trim();
   if (token === '') throw new CachalotError('InvalidConfig', `token file ${path} is empty`);
   if (!TOKEN_PATTERN.test(token)) {
     throw new CachalotError('InvalidConfig', `token file ${path}: the token must be one word of printable ASCII (e.g. openssl rand -hex 32)`);
   }
-  const warning = mode & 0o004 ? `token file ${path} is readable by every user; chmod 600 it` : undefined;
-  return { token, warning };
+  return token;
 }
 
 /**

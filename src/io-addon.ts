@@ -1,6 +1,6 @@
-import { nativeAddon } from '../native-addon';
+import { nativeAddon } from './native-addon';
 
-/** native/io (native/README.md): block memory, its checksum, and ranges of cache files. */
+/** native/io (native/README.md): block memory and its checksum, ranges of cache files, and the lock of a directory. */
 export interface IoAddon {
   alignedBuffer(size: number, alignment: number): Buffer;
   crc32c(bytes: Uint8Array, initial?: number): number;
@@ -10,6 +10,8 @@ export interface IoAddon {
   punchHole(fd: number, offset: number, length: number): Promise<void>;
   /** Asks the kernel to read a range into the page cache (posix_fadvise WILLNEED); resolves once the reads are issued. */
   readAhead(fd: number, offset: number, length: number): Promise<void>;
+  /** An exclusive flock(2) on the open file, without waiting: false when another holds it. */
+  tryLock(fd: number): boolean;
 }
 
 export const io = nativeAddon<IoAddon>('io');

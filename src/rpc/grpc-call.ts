@@ -4,7 +4,7 @@ import { CachalotError } from '../errors';
 import { AUTHORIZATION_HEADER, bearerValue } from './grpc-auth';
 import { fromConnectionError, fromGrpcError } from './grpc-errors';
 import { callHeaders, statusOf, type CallStatus } from './grpc-http2';
-import type { PeerSessions } from './peer-sessions';
+import type { Http2Sessions } from './http2-sessions';
 
 export interface GrpcCall {
   /** The method's path, "/package.Service/Method". */
@@ -18,21 +18,21 @@ export interface GrpcCall {
 }
 
 /**
- * One gRPC call over a peer's HTTP/2 connection, as the peer service's
- * clients make it: it resolves once the call ended with status OK, else
- * rejects with a one-line CachalotError naming `service` ("peer H:P"): the
- * status the server sent, the connection's failure, a call ended without a
- * status, a response the caller refused, or the deadline. After it settles
- * no more data is handed out.
+ * One gRPC call on node:http2, over the server's connection in `sessions`,
+ * as the peer service's clients make it: it resolves once the call ended
+ * with status OK, else rejects with a one-line CachalotError naming
+ * `service` ("peer H:P"): the status the server sent, the connection's
+ * failure, a call ended without a status, a response the caller refused,
+ * or the deadline. After it settles no more data is handed out.
  */
-export function callPeer(sessions: PeerSessions, address: string, service: string, call: GrpcCall): Promise<void> {
+export function callGrpc(sessions: Http2Sessions, address: string, service: string, call: GrpcCall): Promise<void> {
   return attempt(sessions, address, service, call, Date.now() + call.timeoutMs, 0);
 }
 
 /** Times a call refused unprocessed (REFUSED_STREAM) is sent again. */
 const MAX_REFUSALS = 3;
 
-function attempt(sessions: PeerSessions, address: string, service: string, call: GrpcCall, deadline: number, refusals: number): Promise<void> {
+function attempt(sessions: Http2Sessions, address: string, service: string, call: GrpcCall, deadline: number, refusals: number): Promise<void> {
   const session = sessions.get(address);
   const stream = session.request(callHeaders(call.path, deadline - Date.now(), { [AUTHORIZATION_HEADER]: bearerValue(call.token) }));
   stream.end(call.body);
