@@ -1,14 +1,16 @@
 // The command line's failure contract: every error is exactly one non-empty
 // line on stderr starting with "cachalot: error:", a non-zero exit code, and
-// no mount (and no daemon) left behind.
+// nothing left behind: no mount, no daemon, no cache dir, no log file, no
+// control socket.
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { controlSocketPath } from '../../src/control/control-path';
 import { assertOneLineError, forceUnmount, runCli, waitForExit } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { connectionRefused, freePort, mountAt, processesMentioning, waitFor } from '../support/e2e-helpers';
@@ -52,26 +54,33 @@ function newMountpoint(): string {
   return mp;
 }
 
-/** Nothing mounted at mp, and no process (a daemon) still mentions it. */
+/** Nothing mounted at mp, no process (a daemon) still mentions it, and no control socket is left for it. */
 async function assertNothingLeft(mp: string): Promise<void> {
   assert.equal(mountAt(mp), undefined, `no mount left at ${mp}`);
   const left = await waitFor(() => processesMentioning(mp).length === 0, 5000);
   assert.ok(left, `no daemon left for ${mp}: pids ${processesMentioning(mp).join(', ')}`);
+  assert.equal(existsSync(controlSocketPath(mp)), false, `no control socket left for ${mp}`);
 }
 
-/** `cachalot mount SOURCE MP ...` must fail with one line; returns how long it took. */
+/**
+ * `cachalot mount SOURCE MP ...` in the background must fail with one line
+ * and leave nothing behind, its cache dir (also where its log would go)
+ * included: each call names a fresh one. Returns how long it took.
+ */
 async function mountFails(
   source: string,
   mp: string,
   pattern: RegExp,
   options: { env?: NodeJS.ProcessEnv; args?: string[]; exitCode?: number } = {},
 ): Promise<number> {
+  const cacheDir = join(work, `cache-of-failed-${++counter}`, 'cache');
   const started = Date.now();
-  const result = await runCli(['mount', source, mp, '--cache-dir', join(work, 'cache'), ...(options.args ?? [])], options.env ?? s3.env, 60_000);
+  const result = await runCli(['mount', source, mp, '--cache-dir', cacheDir, ...(options.args ?? [])], options.env ?? s3.env, 60_000);
   const took = Date.now() - started;
   if (process.env.CACHALOT_TEST_VERBOSE) console.log(`${source} ${mp} -> ${result.code} ${result.stderr.trim()} (${took} ms)`);
   assertOneLineError(result, pattern, options.exitCode);
   await assertNothingLeft(mp);
+  assert.equal(existsSync(dirname(cacheDir)), false, `no cache dir (nor its log) left: ${cacheDir}`);
   return took;
 }
 
@@ -123,6 +132,15 @@ describe('mount fails at run time with one line and leaves nothing behind', () =
     });
     const took = await mountFails(`s3://${BUCKET}`, newMountpoint(), /credentials/i, { env });
     assert.ok(took < 30_000, `reported in bounded time (${took} ms)`);
+  });
+
+  test('without --cache-dir: the default cache dir is not made, nor its log', async (t) => {
+    const defaultDir = '/var/cache/cachalot';
+    if (existsSync(defaultDir) || existsSync('/etc/cachalot/cachalot.toml')) return t.skip(`${defaultDir} or /etc/cachalot/cachalot.toml exists on this machine`);
+    const mp = newMountpoint();
+    assertOneLineError(await runCli(['mount', 's3://no-such-bucket', mp], s3.env, 60_000), /no-such-bucket.*does not exist/, 1);
+    await assertNothingLeft(mp);
+    assert.equal(existsSync(defaultDir), false, `${defaultDir} was not made`);
   });
 
   test('MOUNTPOINT does not exist', async () => {
