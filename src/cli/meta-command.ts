@@ -41,7 +41,8 @@ export function metaCommand(): Command {
         if (warning) log.warn(warning);
         tls = readTls(config.tls, true);
         const listing = { stores: storesAt(config, LISTING_CONNECTIONS, log), ttlMs: config.listingTtlMs, maxEntries: config.listingEntries };
-        server = await startMetaServer({ listen: config.listen, dataDir: resolve(config.dataDir), token, tls, leaseMs: config.leaseMs, listing, metrics: config.metrics, log });
+        const origin = { endpoint: config.endpoint, region: config.region };
+        server = await startMetaServer({ listen: config.listen, dataDir: resolve(config.dataDir), token, tls, leaseMs: config.leaseMs, listing, origin, metrics: config.metrics, log });
       } catch (err) {
         return die(err);
       }

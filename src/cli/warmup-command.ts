@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import { readClusterToken } from '../cluster/cluster-token';
 import { routeGrpcLogs } from '../cluster/grpc-logs';
 import { readTls } from '../cluster/grpc-tls';
-import { s3OriginFrom } from '../config/s3-origin';
-import { S3_ORIGIN_SETTINGS } from '../config/shared-settings';
+import { CLUSTER_CLIENT_ORIGIN_SETTINGS, s3OriginFrom, type S3OriginConfig } from '../config/s3-origin';
 import { formatBytes } from '../config/units';
 import { CachalotError } from '../errors';
 import { createMetaClient } from '../meta/meta-client';
@@ -36,6 +35,7 @@ const DEFAULT_PARALLEL = 16;
 const INTERRUPTED = 130;
 /** S3 connections for listing the targets. */
 const LISTING_CONNECTIONS = 8;
+const META_TIMEOUT_MS = 5000;
 
 /** What each command does, and what each node does with --meta. */
 const OPERATIONS: Record<string, { description: string; onEachNode: string }> = {
@@ -61,17 +61,18 @@ function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
     .option('--mount <mountpoint>', 'standalone: the daemon of this mount does the work')
     .option('--meta <host:port>', `cluster: every node ${OPERATIONS[name].onEachNode}`, hostPortArg)
     .option('--token-file <file>', 'file holding the cluster secret; required with --meta');
-  command = addSettingFlags(withTlsOptions(command), S3_ORIGIN_SETTINGS);
+  command = addSettingFlags(withTlsOptions(command), CLUSTER_CLIENT_ORIGIN_SETTINGS);
   if (op === 'warm') command = command.option('--parallel <n>', 'blocks loading at once per node', integerArg(1, 256), DEFAULT_PARALLEL);
   if (name === 'warmup') command = command.option('--pin', 'pin what is loaded (as `cachalot pin`)').option('--dry-run', 'load nothing: how many objects and bytes would be loaded, how much is cached');
   return command.option('--json', 'print one JSON report (stable shape, docs/WARMUP.md)').action(async (args: string[], flags: CacheFlags, command: Command) => {
     let nodes: Nodes | undefined;
     try {
-      const origin = s3OriginFrom(givenSettings(command, S3_ORIGIN_SETTINGS), process.env);
+      const origin = s3OriginFrom(givenSettings(command, CLUSTER_CLIENT_ORIGIN_SETTINGS), process.env);
       const texts = await readTargets(args, flags.fromFile);
       if (texts.length === 0) throw new CachalotError('InvalidConfig', 'no targets: give s3:// URIs, paths under a mount, or --from-file');
       const targets = await Promise.all(texts.map(parseTarget));
-      nodes = await nodesOf(flags);
+      const workers = await nodesOf(flags);
+      nodes = workers.nodes;
       const stop = stopOnSigint(name);
       const report = await runWarmup({
         op,
@@ -80,7 +81,7 @@ function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
         parallel: flags.parallel,
         targets,
         nodes,
-        storeOf: storesAt(origin, LISTING_CONNECTIONS, silentLogger),
+        storeOf: storesAt(origin(workers.metaOrigin), LISTING_CONNECTIONS, silentLogger),
         progress: !flags.json || process.stderr.isTTY,
         stopped: stop,
       });
@@ -95,11 +96,12 @@ function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
   });
 }
 
-async function nodesOf(flags: CacheFlags): Promise<Nodes> {
+/** The nodes that do the work and, in a cluster, where meta reaches S3. */
+async function nodesOf(flags: CacheFlags): Promise<{ nodes: Nodes; metaOrigin?: S3OriginConfig }> {
   if ((flags.mount === undefined) === (flags.meta === undefined)) throw new CachalotError('InvalidConfig', 'give one of --mount MOUNTPOINT (standalone) or --meta HOST:PORT (cluster)');
   if (flags.mount !== undefined) {
     if (flags.tokenFile !== undefined) throw new CachalotError('InvalidConfig', '--token-file goes with --meta');
-    return mountNodes(resolve(flags.mount));
+    return { nodes: await mountNodes(resolve(flags.mount)) };
   }
   if (flags.tokenFile === undefined) throw new CachalotError('InvalidConfig', '--meta needs --token-file');
   routeGrpcLogs(silentLogger);
@@ -108,7 +110,8 @@ async function nodesOf(flags: CacheFlags): Promise<Nodes> {
   const tls = readTls(tlsFiles(flags), false);
   const meta = createMetaClient(flags.meta!, token, { tls });
   try {
-    return await clusterNodes(meta, { token, tls });
+    const metaOrigin = await meta.origin(META_TIMEOUT_MS);
+    return { nodes: await clusterNodes(meta, { token, tls }), metaOrigin };
   } finally {
     meta.close();
   }

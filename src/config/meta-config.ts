@@ -9,7 +9,7 @@ export interface MetaConfig {
   dataDir: string;
   tokenFile: string;
   leaseMs: number;
-  /** Where the shared listing cache lists. */
+  /** Where the shared listing cache lists; meta tells its clients too (the Origin call). */
   endpoint?: string;
   region: string;
   listingTtlMs: number;

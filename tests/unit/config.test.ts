@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadMountConfig } from '../../src/config/load-config';
 import { loadMetaConfig } from '../../src/config/load-meta-config';
+import { s3OriginFrom } from '../../src/config/s3-origin';
 import { parseDuration, parseSize } from '../../src/config/units';
 import { isCachalotError } from '../../src/errors';
 import { parseS3Uri } from '../../src/object/s3-uri';
@@ -188,4 +189,13 @@ test('meta: flags win over env, env over [meta], defaults declared once; listen,
   const bad = configFile('[meta]\nlease_ms = 5\n');
   assert.throws(() => loadMetaConfig({ configFile: bad, env: {}, flags: {} }), (err) => err instanceof Error && err.message === `${bad}: meta.lease_ms: must be an integer from 300 to 600000`);
   assert.throws(() => loadMetaConfig({ env: {}, flags: { listen: ':7', data_dir: '/d', token_file: '/t' } }), messageMatches(/^--listen: must be HOST:PORT$/));
+});
+
+test("a cluster command's S3: its flags, then the AWS environment, then meta's, then the defaults", () => {
+  const meta = { endpoint: 'http://meta:1', region: 'meta-region' };
+  assert.deepEqual(s3OriginFrom({}, {})(meta), meta);
+  assert.deepEqual(s3OriginFrom({}, {})(undefined), { region: 'us-east-1' });
+  assert.deepEqual(s3OriginFrom({}, { AWS_ENDPOINT_URL: 'http://env:2' })(meta), { endpoint: 'http://env:2', region: 'meta-region' });
+  assert.deepEqual(s3OriginFrom({ region: 'flag-region' }, { AWS_REGION: 'env-region' })(meta), { endpoint: 'http://meta:1', region: 'flag-region' });
+  assert.throws(() => s3OriginFrom({ endpoint: 'nope' }, {}), messageMatches(/^--endpoint: must be a URL/));
 });
