@@ -38,7 +38,8 @@ export function envLayer(settings: Settings, env: NodeJS.ProcessEnv): SettingLay
 export function flagLayer(settings: Settings, given: RawSettings): SettingLayer {
   const values: RawSettings = {};
   for (const [key, value] of Object.entries(given)) {
-    if (value !== undefined) values[key] = checkValue(settingOf(settings, key), value, flagName(key, settingOf(settings, key)));
+    const setting = settingOf(settings, key);
+    if (value !== undefined) values[key] = checkValue(setting, value, flagName(key, setting));
   }
   return { values, name: (key) => flagName(key, settingOf(settings, key)) };
 }
