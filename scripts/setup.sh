@@ -8,6 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node first: everything below (npm ci, the addons' headers, the build) needs
+# Node >= 20, and Debian 12's own nodejs package is 18.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  found=$(node -v 2>/dev/null || echo "no node on PATH")
+  echo "setup: Node.js >= 20 is required (found: $found); install Node 20 or later (https://nodejs.org/en/download, or nvm install 20), then run setup again" >&2
+  exit 1
+fi
+
 packages=(fuse3 libfuse3-dev libnghttp2-dev liblz4-dev pkg-config g++ make python3 systemd)
 [ "${1:-}" = "--bench" ] && packages+=(rclone s3fs)
 

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { stringify } from 'smol-toml';
-import { configFilePath, loadConfigFile, type ConfigFile } from '../config/config-file';
+import { findConfigFile, loadConfigFile, type ConfigFileRef } from '../config/config-file';
 import { loadMountConfig } from '../config/load-config';
-import { credentialSources, effectiveMountSettings, formatDuration, maskUrl } from '../config/show-config';
+import { loadMetaConfig } from '../config/load-meta-config';
+import { credentialSources, effectiveMetaSettings, effectiveMountSettings } from '../config/show-config';
 import { CachalotError } from '../errors';
 import { die } from './exit';
 
@@ -15,10 +16,10 @@ export function configCommand(): Command {
     .argument('[file]', 'the config file')
     .action((file: string | undefined) => {
       try {
-        const path = requirePath(file);
-        const { mountNames, meta } = checkConfigFile(path);
+        const ref = requireFile(file);
+        const { mountNames, meta } = checkConfigFile(ref);
         const parts = [`${mountNames.length} mount${mountNames.length === 1 ? '' : 's'}${mountNames.length ? ` (${mountNames.join(', ')})` : ''}`, meta ? 'meta' : 'no meta'];
-        process.stdout.write(`cachalot: ${path} is valid: ${parts.join(', ')}\n`);
+        process.stdout.write(`cachalot: ${ref.label} is valid: ${parts.join(', ')}\n`);
       } catch (err) {
         die(err);
       }
@@ -29,8 +30,8 @@ export function configCommand(): Command {
     .option('--config <file>', 'the config file (default /etc/cachalot/cachalot.toml)')
     .action((flags: { config?: string }) => {
       try {
-        const path = requirePath(flags.config);
-        process.stdout.write(`# effective config: ${path}, the environment, defaults\n${stringify(effectiveConfig(path, process.env))}\n`);
+        const ref = requireFile(flags.config);
+        process.stdout.write(`# effective config: ${ref.label}, the environment, defaults\n${stringify(effectiveConfig(ref, process.env))}\n`);
       } catch (err) {
         die(err);
       }
@@ -38,33 +39,26 @@ export function configCommand(): Command {
   return config;
 }
 
-function requirePath(given: string | undefined): string {
-  const path = configFilePath(given, process.env);
-  if (!path) throw new CachalotError('InvalidConfig', 'no config file: give one, or create /etc/cachalot/cachalot.toml');
-  return path;
+function requireFile(given: string | undefined): ConfigFileRef {
+  const ref = findConfigFile(given, process.env);
+  if (!ref) throw new CachalotError('InvalidConfig', 'no config file: give one, or create /etc/cachalot/cachalot.toml');
+  return ref;
 }
 
-/** Everything a start would check: the file, each mount as merged with the top-level keys, and meta's required keys. */
-export function checkConfigFile(path: string): { mountNames: string[]; meta: boolean } {
-  const file = loadConfigFile(path);
+/** Everything a start would check: the file, each mount as merged with the top-level keys, and meta as cachalot-meta.service runs it. */
+export function checkConfigFile(ref: ConfigFileRef): { mountNames: string[]; meta: boolean } {
+  const file = loadConfigFile(ref);
   const mountNames = Object.keys(file.mounts ?? {});
-  for (const name of mountNames) loadMountConfig({ configFile: path, name, env: {}, flags: {} });
-  if (file.meta) {
-    const missing = (['listen', 'data_dir', 'token_file'] as const).find((key) => file.meta![key] === undefined);
-    if (missing) throw new CachalotError('InvalidConfig', `config file ${path}: "meta.${missing}": required by cachalot-meta.service`);
-  }
+  for (const name of mountNames) loadMountConfig({ configFile: ref.path, name, env: {}, flags: {} });
+  if (file.meta) loadMetaConfig({ configFile: ref.path, env: {}, flags: {} });
   return { mountNames, meta: file.meta !== undefined };
 }
 
-function effectiveConfig(path: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const file: ConfigFile = loadConfigFile(path);
+function effectiveConfig(ref: ConfigFileRef, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const file = loadConfigFile(ref);
   const mounts = Object.fromEntries(
-    Object.keys(file.mounts ?? {}).map((name) => [name, effectiveMountSettings(loadMountConfig({ configFile: path, name, env, flags: {} }))]),
+    Object.keys(file.mounts ?? {}).map((name) => [name, effectiveMountSettings(loadMountConfig({ configFile: ref.path, name, env, flags: {} }))]),
   );
-  const meta = file.meta && {
-    ...file.meta,
-    ...(file.meta.endpoint && { endpoint: maskUrl(file.meta.endpoint) }),
-    ...(file.meta.listing_ttl !== undefined && { listing_ttl: formatDuration(file.meta.listing_ttl) }),
-  };
+  const meta = file.meta && effectiveMetaSettings(loadMetaConfig({ configFile: ref.path, env, flags: {} }));
   return { mounts, ...(meta && { meta }), credentials: credentialSources(env) };
 }

@@ -25,11 +25,17 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Usage errors look like every other error: one "cachalot: error:" line, exit 2. */
+/** Commander's words for a flag value its parser refused: "option '--meta <host:port>' argument 'x' is invalid. expected HOST:PORT." */
+const REFUSED_VALUE = /^option '(--[\w-]+)[^']*' argument '(.*)' is invalid\. (.*?)\.?$/;
+
+/** Usage errors look like every other error: one "cachalot: error:" line naming the flag first (--meta: ...), exit 2. */
 function usageErrorsAsOneLine(command: Command): void {
   command
     .configureOutput({
-      outputError: (text, write) => write(`cachalot: error: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, '').trim().replace(REFUSED_VALUE, '$1: $3 (not "$2")');
+        write(`cachalot: error: ${message} (see --help)\n`);
+      },
     })
     .exitOverride((err: CommanderError) => {
       const informational = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';

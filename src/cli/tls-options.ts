@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { TlsFiles } from '../rpc/types';
+import { TLS_SETTINGS } from '../config/shared-settings';
+import { addSettingFlags } from './setting-flags';
 
 /** The TLS flags as commander parses them. */
 export interface TlsFlags {
@@ -8,12 +10,9 @@ export interface TlsFlags {
   tlsCa?: string;
 }
 
-/** --tls-cert, --tls-key, --tls-ca: the same on every command that serves or calls meta or peers (docs/CLUSTER.md#tls). */
+/** --tls-cert, --tls-key, --tls-ca of a command that calls meta or peers, declared once with those of mount and meta (docs/CLUSTER.md#tls). */
 export function withTlsOptions(command: Command): Command {
-  return command
-    .option('--tls-cert <file>', 'PEM certificate (chain): served with TLS, and shown to servers that ask for a client certificate; with --tls-key')
-    .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--tls-ca <file>', 'PEM CA certificates: servers called must have a certificate they signed, and when serving so must every client (mutual TLS)');
+  return addSettingFlags(command, TLS_SETTINGS);
 }
 
 export function tlsFiles(flags: TlsFlags): TlsFiles {

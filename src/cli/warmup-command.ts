@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { readClusterToken } from '../rpc/cluster-token';
 import { routeGrpcLogs } from '../rpc/grpc-logs';
 import { readTls } from '../rpc/grpc-tls';
+import { CLUSTER_CLIENT_ORIGIN_SETTINGS, s3OriginFrom, type S3OriginConfig } from '../config/s3-origin';
 import { formatBytes } from '../config/units';
 import { CachalotError } from '../errors';
 import { createMetaClient } from '../meta/meta-client';
@@ -12,8 +13,9 @@ import type { WarmupReport } from '../warmup/tally';
 import { parseTarget, readTargets } from '../warmup/targets';
 import { runWarmup, type CacheOp } from '../warmup/warmup';
 import { die } from './exit';
-import { hostPortArg, integerArg, urlArg } from './option-parsers';
-import { storesFromFlags } from './s3-stores';
+import { hostPortArg, integerArg } from './option-parsers';
+import { storesAt } from './s3-stores';
+import { addSettingFlags, givenSettings } from './setting-flags';
 import { tlsFiles, withTlsOptions, type TlsFlags } from './tls-options';
 
 interface CacheFlags extends TlsFlags {
@@ -21,8 +23,6 @@ interface CacheFlags extends TlsFlags {
   mount?: string;
   meta?: string;
   tokenFile?: string;
-  endpoint?: string;
-  region?: string;
   parallel: number;
   pin?: boolean;
   dryRun?: boolean;
@@ -35,12 +35,17 @@ const DEFAULT_PARALLEL = 16;
 const INTERRUPTED = 130;
 /** S3 connections for listing the targets. */
 const LISTING_CONNECTIONS = 8;
+const META_TIMEOUT_MS = 5000;
 
-const DESCRIPTIONS: Record<string, string> = {
-  warmup: 'load TARGETs (s3:// objects or prefixes, paths under a mount) into the cache before a job reads them (docs/WARMUP.md)',
-  pin: 'load TARGETs into the cache and pin them: never evicted, kept across restarts (docs/WARMUP.md)',
-  unpin: 'unpin TARGETs: evictable again (docs/WARMUP.md)',
-  evict: 'drop the cached blocks of TARGETs (with --meta: on every node) (docs/WARMUP.md)',
+/** What each command does, and what each node does with --meta. */
+const OPERATIONS: Record<string, { description: string; onEachNode: string }> = {
+  warmup: {
+    description: 'load TARGETs (s3:// objects or prefixes, paths under a mount) into the cache before a job reads them (docs/WARMUP.md)',
+    onEachNode: 'loads the blocks it owns',
+  },
+  pin: { description: 'load TARGETs into the cache and pin them: never evicted, kept across restarts (docs/WARMUP.md)', onEachNode: 'loads and pins the blocks it owns' },
+  unpin: { description: 'unpin TARGETs: evictable again (docs/WARMUP.md)', onEachNode: 'unpins the blocks it owns' },
+  evict: { description: 'drop the cached blocks of TARGETs (with --meta: on every node) (docs/WARMUP.md)', onEachNode: 'drops the blocks it owns' },
 };
 
 /** `cachalot warmup`, `pin`, `unpin`, `evict`: one set of targets and flags, four operations. */
@@ -50,33 +55,33 @@ export function cacheCommands(): Command[] {
 
 function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
   let command = new Command(name)
-    .description(DESCRIPTIONS[name])
+    .description(OPERATIONS[name].description)
     .argument('[targets...]', 's3://BUCKET[/KEY-OR-PREFIX] or a path under a cachalot mount')
     .option('--from-file <list>', 'more targets, one a line ("-": stdin), e.g. a dataset manifest')
     .option('--mount <mountpoint>', 'standalone: the daemon of this mount does the work')
-    .option('--meta <host:port>', 'cluster: every node loads the blocks it owns', hostPortArg)
+    .option('--meta <host:port>', `cluster: every node ${OPERATIONS[name].onEachNode}`, hostPortArg)
     .option('--token-file <file>', 'file holding the cluster secret; required with --meta');
-  command = withTlsOptions(command)
-    .option('--endpoint <url>', 'S3 endpoint to list the targets at (default: AWS; env AWS_ENDPOINT_URL)', urlArg)
-    .option('--region <region>', 'S3 region (env AWS_REGION; default us-east-1)');
-  if (op === 'warm') command = command.option('--parallel <n>', `blocks loading at once per node (default ${DEFAULT_PARALLEL})`, integerArg(1, 256), DEFAULT_PARALLEL);
+  command = addSettingFlags(withTlsOptions(command), CLUSTER_CLIENT_ORIGIN_SETTINGS);
+  if (op === 'warm') command = command.option('--parallel <n>', 'blocks loading at once per node', integerArg(1, 256), DEFAULT_PARALLEL);
   if (name === 'warmup') command = command.option('--pin', 'pin what is loaded (as `cachalot pin`)').option('--dry-run', 'load nothing: how many objects and bytes would be loaded, how much is cached');
-  return command.option('--json', 'print one JSON report (stable shape, docs/WARMUP.md)').action(async (args: string[], flags: CacheFlags) => {
+  return command.option('--json', 'print one JSON report (stable shape, docs/WARMUP.md)').action(async (args: string[], flags: CacheFlags, command: Command) => {
     let nodes: Nodes | undefined;
     try {
+      const origin = s3OriginFrom(givenSettings(command, CLUSTER_CLIENT_ORIGIN_SETTINGS), process.env);
       const texts = await readTargets(args, flags.fromFile);
       if (texts.length === 0) throw new CachalotError('InvalidConfig', 'no targets: give s3:// URIs, paths under a mount, or --from-file');
       const targets = await Promise.all(texts.map(parseTarget));
-      nodes = await nodesOf(flags);
+      const workers = await nodesOf(flags);
+      nodes = workers.nodes;
       const stop = stopOnSigint(name);
       const report = await runWarmup({
         op,
         pin: pinning || flags.pin === true,
         dryRun: flags.dryRun === true,
-        parallel: flags.parallel ?? DEFAULT_PARALLEL,
+        parallel: flags.parallel,
         targets,
         nodes,
-        storeOf: storesFromFlags(flags, LISTING_CONNECTIONS, silentLogger),
+        storeOf: storesAt(origin(workers.metaOrigin), LISTING_CONNECTIONS, silentLogger),
         progress: !flags.json || process.stderr.isTTY,
         stopped: stop,
       });
@@ -91,11 +96,12 @@ function cacheCommand(name: string, op: CacheOp, pinning = false): Command {
   });
 }
 
-async function nodesOf(flags: CacheFlags): Promise<Nodes> {
+/** The nodes that do the work and, in a cluster, where meta reaches S3. */
+async function nodesOf(flags: CacheFlags): Promise<{ nodes: Nodes; metaOrigin?: S3OriginConfig }> {
   if ((flags.mount === undefined) === (flags.meta === undefined)) throw new CachalotError('InvalidConfig', 'give one of --mount MOUNTPOINT (standalone) or --meta HOST:PORT (cluster)');
   if (flags.mount !== undefined) {
     if (flags.tokenFile !== undefined) throw new CachalotError('InvalidConfig', '--token-file goes with --meta');
-    return mountNodes(resolve(flags.mount));
+    return { nodes: await mountNodes(resolve(flags.mount)) };
   }
   if (flags.tokenFile === undefined) throw new CachalotError('InvalidConfig', '--meta needs --token-file');
   routeGrpcLogs(silentLogger);
@@ -103,7 +109,8 @@ async function nodesOf(flags: CacheFlags): Promise<Nodes> {
   const tls = readTls(tlsFiles(flags), false);
   const meta = createMetaClient(flags.meta!, token, { tls });
   try {
-    return await clusterNodes(meta, { token, tls });
+    const metaOrigin = await meta.origin(META_TIMEOUT_MS);
+    return { nodes: await clusterNodes(meta, { token, tls }), metaOrigin };
   } finally {
     meta.close();
   }

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { z, ZodError, type ZodTypeAny } from 'zod';
+import { z } from 'zod';
 import { CachalotError } from '../errors';
 import { metaSettingsSchema } from './meta-config';
 import { mountSettingsSchema } from './mount-config';
+import { validate, type RawSettings } from './setting-sources';
 
 /** Where a deployment keeps its one config file (scripts/install.sh puts it there). */
 export const DEFAULT_CONFIG_PATH = '/etc/cachalot/cachalot.toml';
@@ -29,48 +30,40 @@ export const configFileSchema = mountSettingsSchema
   .strict();
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
-export type RawSettings = Record<string, unknown>;
+
+/** A config file to read, and how messages name it: its path, or CACHALOT_CONFIG=PATH when that variable chose it. */
+export interface ConfigFileRef {
+  path: string;
+  label: string;
+}
 
 /**
  * The config file to read: the one given (--config), else CACHALOT_CONFIG,
  * else /etc/cachalot/cachalot.toml when it exists; none is fine (defaults).
  */
-export function configFilePath(given: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  if (given) return given;
-  if (env.CACHALOT_CONFIG) return env.CACHALOT_CONFIG;
-  return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined;
+export function findConfigFile(given: string | undefined, env: NodeJS.ProcessEnv): ConfigFileRef | undefined {
+  if (given) return { path: given, label: given };
+  if (env.CACHALOT_CONFIG) return { path: env.CACHALOT_CONFIG, label: `CACHALOT_CONFIG=${env.CACHALOT_CONFIG}` };
+  return existsSync(DEFAULT_CONFIG_PATH) ? { path: DEFAULT_CONFIG_PATH, label: DEFAULT_CONFIG_PATH } : undefined;
 }
 
 /** Reads a TOML config file into raw settings; a missing or malformed file is a one-line error. */
-export function readConfigFile(path: string): RawSettings {
+export function readConfigFile(file: ConfigFileRef): RawSettings {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(file.path, 'utf8');
   } catch (err) {
-    throw new CachalotError('InvalidConfig', `config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+    throw new CachalotError('InvalidConfig', `${file.label}: cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
   }
   try {
     return parseToml(text) as RawSettings;
   } catch (err) {
     const first = String((err as Error).message).split('\n')[0];
-    throw new CachalotError('InvalidConfig', `config file ${path}: invalid TOML: ${first}`, { cause: err });
+    throw new CachalotError('InvalidConfig', `${file.label}: invalid TOML: ${first}`, { cause: err });
   }
 }
 
-/** Reads and validates the whole file; the first problem is one line naming its key (e.g. "mounts.data.block_size"). */
-export function loadConfigFile(path: string): ConfigFile {
-  return validate(configFileSchema, readConfigFile(path), `config file ${path}`);
-}
-
-/** Validates settings against a schema; the first problem becomes one line naming its key and where it came from. */
-export function validate<S extends ZodTypeAny>(schema: S, raw: RawSettings, origin: string): z.output<S> {
-  try {
-    return schema.parse(raw);
-  } catch (err) {
-    if (!(err instanceof ZodError)) throw err;
-    const issue = err.issues[0];
-    const unknown = issue.code === 'unrecognized_keys';
-    const key = [...issue.path, ...(unknown ? [issue.keys.join(', ')] : [])].join('.');
-    throw new CachalotError('InvalidConfig', `${origin}: "${key}": ${unknown ? 'unknown key' : issue.message}`, { cause: err });
-  }
+/** Reads and checks the whole file; the first problem is one line naming the file and the key (e.g. "mounts.data.block_size"). */
+export function loadConfigFile(file: ConfigFileRef): ConfigFile {
+  return validate(configFileSchema, readConfigFile(file), file.label);
 }

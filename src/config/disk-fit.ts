@@ -5,13 +5,13 @@ import { formatBytes } from './units';
 
 /**
  * A disk_cache larger than the filesystem that holds cache_dir (or would:
- * the nearest folder that exists) cannot be; one line naming the key. A
+ * the nearest folder that exists) cannot be; one line naming it as set. A
  * cache_dir nowhere to be found is left to the disk tier to report.
  */
-export function checkDiskCacheFits(diskCache: number, cacheDir: string): void {
+export function checkDiskCacheFits(diskCache: number, cacheDir: string, name: string): void {
   const total = filesystemBytes(cacheDir);
   if (total !== undefined && diskCache > total) {
-    throw new CachalotError('InvalidConfig', `"disk_cache" (${formatBytes(diskCache)}) is larger than the disk that holds ${cacheDir} (${formatBytes(total)})`);
+    throw new CachalotError('InvalidConfig', `${name} (${formatBytes(diskCache)}) is larger than the disk that holds ${cacheDir} (${formatBytes(total)})`);
   }
 }
 

@@ -3,24 +3,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CachalotError } from '../errors';
 import { parseS3Uri } from '../object/s3-uri';
-import { configFilePath, loadConfigFile, validate, type ConfigFile, type RawSettings } from './config-file';
+import { findConfigFile, loadConfigFile, type ConfigFile } from './config-file';
 import { checkDiskCacheFits } from './disk-fit';
 import { planMemory } from './memory-plan';
-import { ClusterNodeConfig, MOUNT_DEFAULTS, MountConfig, MountSettings, mountSettingsSchema } from './mount-config';
-
-/** The AWS conventions this tool follows: endpoint and region from the environment. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
-  const out: RawSettings = {};
-  if (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) out.endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  if (env.AWS_REGION ?? env.AWS_DEFAULT_REGION) out.region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (env.CACHALOT_LOG_LEVEL) out.log_level = env.CACHALOT_LOG_LEVEL;
-  return out;
-}
-
-/** Validates one source of mount settings; the first problem becomes one line naming its key. */
-export function validateSettings(raw: RawSettings, origin: string): MountSettings {
-  return validate(mountSettingsSchema, raw, origin);
-}
+import { CLUSTER_KEYS, MOUNT_SETTINGS, type ClusterNodeConfig, type MountConfig } from './mount-config';
+import { envLayer, fileLayer, flagLayer, mergeLayers, type MergedSettings, type RawSettings, type SettingLayer } from './setting-sources';
 
 export interface MountSources {
   /** s3://BUCKET[/PREFIX] and the mountpoint; from [mounts.NAME] when not given. */
@@ -39,12 +26,12 @@ export interface MountSources {
  * keys); each source is validated so errors name where they came from.
  */
 export function loadMountConfig(sources: MountSources): MountConfig {
-  const path = sources.configFile === null ? undefined : configFilePath(sources.configFile, sources.env);
-  const file: ConfigFile = path ? loadConfigFile(path) : {};
+  const fileRef = sources.configFile === null ? undefined : findConfigFile(sources.configFile, sources.env);
+  const file: ConfigFile = fileRef ? loadConfigFile(fileRef) : {};
   const { mounts, meta: _meta, ...shared } = file;
   const entry = sources.name === undefined ? undefined : mounts?.[sources.name];
   if (sources.name !== undefined && !entry) {
-    throw new CachalotError('InvalidConfig', `--name ${sources.name}: no [mounts.${sources.name}] in ${path ?? 'the config file (none found)'}`);
+    throw new CachalotError('InvalidConfig', `--name ${sources.name}: no [mounts.${sources.name}] in ${fileRef?.label ?? 'the config file (none found)'}`);
   }
   const { source, mountpoint: entryMountpoint, ...own }: Partial<NonNullable<typeof entry>> = entry ?? {};
   const uri = sources.uri ?? source;
@@ -53,65 +40,65 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     throw new CachalotError('InvalidConfig', 'missing SOURCE and MOUNTPOINT (or --name NAME of a [mounts.NAME] in the config file)');
   }
   const { bucket, prefix } = parseS3Uri(uri);
-  // A named mount gets its own cache folder under the shared one: one daemon per cache dir.
-  const namedCacheDir = sources.name !== undefined && own.cache_dir === undefined ? join(shared.cache_dir ?? MOUNT_DEFAULTS.cacheDir, sources.name) : undefined;
-  const env = validateSettings(settingsFromEnv(sources.env), 'environment');
-  const flags = validateSettings(dropUndefined(sources.flags), 'flag');
-  const s: MountSettings = { ...shared, ...own, ...(namedCacheDir && { cache_dir: namedCacheDir }), ...env, ...flags };
-  const d = MOUNT_DEFAULTS;
-  const ramCache = s.ram_cache ?? d.ramCache;
-  const blockSize = s.block_size ?? d.blockSize;
-  const cacheDir = s.cache_dir ?? d.cacheDir;
-  const diskCache = s.disk_cache ?? d.diskCache;
+  const layers: SettingLayer[] = fileRef ? [fileLayer(shared, fileRef.label)] : [];
+  if (fileRef && sources.name !== undefined) {
+    // A named mount gets its own cache folder under the shared one: one daemon per cache dir.
+    const cacheDir = own.cache_dir ?? join(shared.cache_dir ?? MOUNT_SETTINGS.cache_dir.default, sources.name);
+    layers.push(fileLayer({ ...own, cache_dir: cacheDir }, fileRef.label, `mounts.${sources.name}.`));
+  }
+  layers.push(envLayer(MOUNT_SETTINGS, sources.env), flagLayer(MOUNT_SETTINGS, sources.flags));
+  const merged = mergeLayers(MOUNT_SETTINGS, layers);
+  const s = merged.values;
   // A size someone set must fit the disk; the default is bounded by the disk tier's free-space floor instead.
-  if (s.disk_cache !== undefined) checkDiskCacheFits(diskCache, cacheDir);
+  if (merged.isSet('disk_cache')) checkDiskCacheFits(s.disk_cache, s.cache_dir, merged.name('disk_cache'));
   return {
     bucket,
     prefix,
     mountpoint,
     endpoint: s.endpoint,
-    region: s.region ?? d.region,
-    cacheDir,
-    ramCache,
-    diskCache,
-    diskMinFree: s.disk_min_free ?? d.diskMinFree,
-    blockSize,
-    memory: planMemory({ ramCache, blockSize, memoryLimit: s.memory_limit, readaheadMax: s.readahead_max }),
-    metadataTtlMs: s.metadata_ttl ?? d.metadataTtlMs,
-    negativeTtlMs: s.negative_ttl ?? d.negativeTtlMs,
+    region: s.region,
+    cacheDir: s.cache_dir,
+    ramCache: s.ram_cache,
+    diskCache: s.disk_cache,
+    diskMinFree: s.disk_min_free,
+    blockSize: s.block_size,
+    memory: planMemory({ ramCache: s.ram_cache, blockSize: s.block_size, memoryLimit: s.memory_limit, readaheadMax: s.readahead_max }, merged.name),
+    metadataTtlMs: s.metadata_ttl,
+    negativeTtlMs: s.negative_ttl,
     uid: s.uid ?? process.getuid?.() ?? 0,
     gid: s.gid ?? process.getgid?.() ?? 0,
-    fileMode: s.file_mode ?? d.fileMode,
-    dirMode: s.dir_mode ?? d.dirMode,
-    readOnly: s.read_only ?? false,
-    allowOther: s.allow_other ?? false,
-    passthrough: s.passthrough ?? true,
+    fileMode: s.file_mode,
+    dirMode: s.dir_mode,
+    readOnly: s.read_only,
+    allowOther: s.allow_other,
+    passthrough: s.passthrough,
     metrics: s.metrics,
-    logLevel: s.log_level ?? d.logLevel,
+    logLevel: s.log_level,
     logFile: s.log_file,
-    requestTimeoutMs: s.request_timeout ?? d.requestTimeoutMs,
-    maxAttempts: s.max_attempts ?? d.maxAttempts,
-    s3MaxConnections: s.s3_max_connections ?? d.s3MaxConnections,
-    drainTimeoutMs: s.drain_timeout ?? d.drainTimeoutMs,
-    cluster: clusterNode(s, mountpoint),
+    requestTimeoutMs: s.request_timeout,
+    maxAttempts: s.max_attempts,
+    s3MaxConnections: s.s3_max_connections,
+    drainTimeoutMs: s.drain_timeout,
+    cluster: clusterNode(merged, mountpoint),
   };
 }
 
 /** The cluster keys go together: meta needs the token, and the others mean nothing without meta. */
-function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | undefined {
+function clusterNode(merged: MergedSettings<typeof MOUNT_SETTINGS>, mountpoint: string): ClusterNodeConfig | undefined {
+  const s = merged.values;
   if (s.meta === undefined) {
-    const stray = (['node_id', 'peer_listen', 'token_file', 'tls_cert', 'tls_key', 'tls_ca', 'peer_lz4'] as const).find((key) => s[key] !== undefined);
-    if (stray) throw new CachalotError('InvalidConfig', `"${stray}" needs "meta" (the metadata service's HOST:PORT)`);
+    const stray = CLUSTER_KEYS.find((key) => merged.isSet(key));
+    if (stray) throw new CachalotError('InvalidConfig', `${merged.name(stray)} needs meta (--meta HOST:PORT, or meta in the config file)`);
     return undefined;
   }
-  if (s.token_file === undefined) throw new CachalotError('InvalidConfig', `"meta" needs "token_file" (the cluster secret)`);
+  if (s.token_file === undefined) throw new CachalotError('InvalidConfig', `${merged.name('meta')} needs the cluster secret (--token-file FILE, or token_file in the config file)`);
   return {
     meta: s.meta,
     nodeId: s.node_id ?? defaultNodeId(mountpoint),
     peerListen: s.peer_listen,
     tokenFile: s.token_file,
     tls: { cert: s.tls_cert, key: s.tls_key, ca: s.tls_ca },
-    lz4: s.peer_lz4 ?? true,
+    lz4: s.peer_lz4,
   };
 }
 
@@ -119,8 +106,4 @@ function clusterNode(s: MountSettings, mountpoint: string): ClusterNodeConfig | 
 function defaultNodeId(mountpoint: string): string {
   const host = hostname().replace(/[^\w.:-]/g, '-') || 'node';
   return `${host}-${createHash('sha256').update(mountpoint).digest('hex').slice(0, 8)}`;
-}
-
-function dropUndefined(raw: RawSettings): RawSettings {
-  return Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
 }

@@ -35,16 +35,16 @@ const MiB = 2 ** 20;
 /** Readahead's default share of ram_cache. */
 const READAHEAD_SHARE = 1 / 4;
 /** Readahead's default share at most: windows of 128 MiB for 8 files at once. */
-const READAHEAD_DEFAULT_MAX = 1024 * MiB;
+export const READAHEAD_DEFAULT_MAX = 1024 * MiB;
 /** Readahead's default share with no RAM tier (ram_cache 0) to share with. */
-const READAHEAD_WITHOUT_RAM = 64 * MiB;
+export const READAHEAD_WITHOUT_RAM = 64 * MiB;
 /**
  * One file's window: 8 GETs in flight with 8 MiB blocks read two to a GET
  * (block/get-runs.ts). On S3 each GET stream has a bandwidth of its own, so
  * a reader's throughput is the GETs it keeps in flight; the price is the
  * window's memory, from readahead's share.
  */
-const READAHEAD_MAX_DEFAULT = 128 * MiB;
+export const READAHEAD_MAX_DEFAULT = 128 * MiB;
 /**
  * Blocks between the start of their fetch and the end of their disk write
  * at most (CachingSource's fill slots): 192 MiB of 8 MiB blocks. A warm-up
@@ -57,22 +57,23 @@ const MAX_PENDING_WRITES = 24;
 /** lz4 jobs at once: half of libuv's thread pool, the rest left to the disk tier's I/O. */
 const RAM_COMPRESSING = 2;
 
-export function planMemory(settings: MemorySettings): MemoryPlan {
+/** `name` says each key as the user set it (--ram-cache, ram_cache in FILE) in a message that one does not fit. */
+export function planMemory(settings: MemorySettings, name: (key: string) => string = (key) => key): MemoryPlan {
   const { ramCache, blockSize, memoryLimit } = settings;
   const readaheadBytes = memoryLimit ?? defaultReadahead(ramCache, blockSize);
   if (readaheadBytes < 2 * blockSize) {
-    invalid(`"memory_limit" (${formatBytes(readaheadBytes)}) must be at least two blocks of "block_size" (${formatBytes(2 * blockSize)})`);
+    invalid(`${name('memory_limit')} (${formatBytes(readaheadBytes)}) must be at least two blocks of ${name('block_size')} (${formatBytes(2 * blockSize)})`);
   }
   // The write queue is fed by what readahead fetches: three quarters of its share, in whole blocks.
   const pendingWrites = Math.min(MAX_PENDING_WRITES, Math.max(1, Math.floor((readaheadBytes * 3) / 4 / blockSize)));
   const shares = readaheadBytes + pendingWrites * blockSize;
   if (ramCache > 0 && shares > ramCache) {
-    if (memoryLimit === undefined) invalid(`"ram_cache" (${formatBytes(ramCache)}) must be 0 or at least three blocks of "block_size" (${formatBytes(3 * blockSize)})`);
-    invalid(`"memory_limit" (${formatBytes(readaheadBytes)}) and the disk writes it feeds (${formatBytes(shares - readaheadBytes)}) must fit in "ram_cache" (${formatBytes(ramCache)})`);
+    if (memoryLimit === undefined) invalid(`${name('ram_cache')} (${formatBytes(ramCache)}) must be 0 or at least three blocks of ${name('block_size')} (${formatBytes(3 * blockSize)})`);
+    invalid(`${name('memory_limit')} (${formatBytes(readaheadBytes)}) and the disk writes it feeds (${formatBytes(shares - readaheadBytes)}) must fit in ${name('ram_cache')} (${formatBytes(ramCache)})`);
   }
   const readaheadMax = settings.readaheadMax ?? Math.max(blockSize, Math.min(READAHEAD_MAX_DEFAULT, readaheadBytes / 2));
   if (readaheadMax > readaheadBytes / 2) {
-    invalid(`"readahead_max" (${formatBytes(readaheadMax)}) must be at most half of "memory_limit" (${formatBytes(readaheadBytes)})`);
+    invalid(`${name('readahead_max')} (${formatBytes(readaheadMax)}) must be at most half of ${name('memory_limit')} (${formatBytes(readaheadBytes)})`);
   }
   // What is left, less the blocks being compressed, is the RAM tier's; none if that leaves nothing.
   const ramTierBytes = Math.max(0, ramCache - shares - RAM_COMPRESSING * blockSize);

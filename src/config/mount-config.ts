@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { TlsFiles } from '../rpc/types';
-import { LOG_LEVELS } from '../obs/logger';
-import { HOST_PORT_PATTERN } from './host-port';
-import type { MemoryPlan } from './memory-plan';
-import { parseDuration, parseSize } from './units';
+import { READAHEAD_DEFAULT_MAX, READAHEAD_MAX_DEFAULT, READAHEAD_WITHOUT_RAM, type MemoryPlan } from './memory-plan';
+import { schemaOf, type Settings } from './setting';
+import { duration, flag, hostPort, integer, mode, percent, size, text } from './setting-kinds';
+import { LOG_LEVEL_SETTING, METRICS_SETTING, S3_ORIGIN_SETTINGS, TLS_SETTINGS, TOKEN_FILE_SETTING } from './shared-settings';
+import { formatSize } from './units';
 
 /** The validated settings of one mount; every layer reads from this, never from flags or env. */
 export interface MountConfig {
@@ -55,75 +56,88 @@ export interface ClusterNodeConfig {
   lz4: boolean;
 }
 
-const size = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseSize(v, what));
-const duration = (what: string) => z.union([z.string(), z.number()]).transform((v) => parseDuration(v, what));
-const mode = z.union([z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as "0644"'), z.number().int()])
-  .transform((v) => (typeof v === 'string' ? parseInt(v, 8) : v));
-const fraction = (what: string) =>
-  z.union([z.string().regex(/^\d+(\.\d+)?%$/, `${what}: a percentage such as "5%"`), z.number().min(0).max(0.9)])
-    .transform((v) => (typeof v === 'string' ? parseFloat(v) / 100 : v))
-    .refine((v) => v >= 0 && v <= 0.9, 'must be from 0% to 90%');
-const hostPort = z.string().regex(HOST_PORT_PATTERN, 'HOST:PORT');
-
 const NODE_ID_PATTERN = /^[A-Za-z0-9][\w.:-]{0,127}$/;
+const MiB = 2 ** 20;
 
-/** The config file's and the flags' keys (snake_case, as in the TOML file). Unknown keys are errors. */
-export const mountSettingsSchema = z
-  .object({
-    endpoint: z.string().url().optional(),
-    region: z.string().min(1).optional(),
-    cache_dir: z.string().min(1).optional(),
-    ram_cache: size('ram_cache').optional(),
-    disk_cache: size('disk_cache').optional(),
-    disk_min_free: fraction('disk_min_free').optional(),
-    block_size: size('block_size')
-      .refine((n) => n >= 64 * 1024 && n <= 1024 ** 3 && (n & (n - 1)) === 0, 'must be a power of two from 64KiB to 1GiB')
-      .optional(),
-    memory_limit: size('memory_limit').refine((n) => n >= 16 * 2 ** 20, 'must be at least 16MiB').optional(),
-    readahead_max: size('readahead_max').optional(),
-    metadata_ttl: duration('metadata_ttl').optional(),
-    negative_ttl: duration('negative_ttl').optional(),
-    uid: z.number().int().min(0).optional(),
-    gid: z.number().int().min(0).optional(),
-    file_mode: mode.optional(),
-    dir_mode: mode.optional(),
-    read_only: z.boolean().optional(),
-    allow_other: z.boolean().optional(),
-    passthrough: z.boolean().optional(),
-    metrics: hostPort.optional(),
-    log_level: z.enum(LOG_LEVELS).optional(),
-    log_file: z.string().optional(),
-    request_timeout: duration('request_timeout').optional(),
-    max_attempts: z.number().int().min(1).max(20).optional(),
-    s3_max_connections: z.number().int().min(1).max(1024).optional(),
-    drain_timeout: duration('drain_timeout').refine((ms) => ms <= 600_000, 'must be at most 10m').optional(),
-    meta: hostPort.optional(),
-    node_id: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_", ":" or "-", at most 128').optional(),
-    peer_listen: hostPort.optional(),
-    token_file: z.string().min(1).optional(),
-    tls_cert: z.string().min(1).optional(),
-    tls_key: z.string().min(1).optional(),
-    tls_ca: z.string().min(1).optional(),
-    peer_lz4: z.boolean().optional(),
-  })
-  .strict();
+/**
+ * Every mount setting, declared once (src/config/setting.ts): a key at the
+ * top of the config file or in [mounts.NAME], and the flag of `cachalot
+ * mount` where it has one. Order is --help's.
+ */
+export const MOUNT_SETTINGS = {
+  ...S3_ORIGIN_SETTINGS,
+  cache_dir: { schema: text(), flag: '<dir>', help: 'cache directory: the disk tier, its index and the background daemon\'s log', default: '/var/cache/cachalot', path: true },
+  ram_cache: {
+    schema: size(),
+    flag: '<size>',
+    help: 'memory budget of block data: readahead, disk writes in flight, and the RAM tier with the rest; 0: no RAM tier',
+    default: '1GiB',
+  },
+  disk_cache: { schema: size(), flag: '<size>', help: 'disk tier size under the cache dir, kept across restarts; 0 for none', default: '64GiB' },
+  disk_min_free: { schema: percent(), flag: '<percent>', help: 'share of the cache filesystem always left free', default: '5%' },
+  block_size: {
+    schema: size().refine((n) => n >= 64 * 1024 && n <= 1024 ** 3 && (n & (n - 1)) === 0, 'must be a power of two from 64KiB to 1GiB'),
+    flag: '<size>',
+    help: 'ranged-GET block, a power of two from 64KiB to 1GiB',
+    default: '8MiB',
+  },
+  memory_limit: {
+    schema: size().refine((n) => n >= 16 * MiB, 'must be at least 16MiB'),
+    flag: '<size>',
+    help: "readahead's share of --ram-cache, for all open files together",
+    defaultText: `a quarter of it, at most ${formatSize(READAHEAD_DEFAULT_MAX)}; ${formatSize(READAHEAD_WITHOUT_RAM)} with --ram-cache 0`,
+  },
+  readahead_max: {
+    schema: size(),
+    flag: '<size>',
+    help: 'largest readahead window of one file',
+    defaultText: `${formatSize(READAHEAD_MAX_DEFAULT)}, at most half of --memory-limit`,
+  },
+  metadata_ttl: { schema: duration(), flag: '<duration>', help: 'how long listings and attributes are trusted; "never" for immutable datasets', default: '60s' },
+  negative_ttl: { schema: duration(), flag: '<duration>', help: 'how long a missing name is trusted', default: '5s' },
+  uid: { schema: integer(0, 2 ** 32 - 2), flag: '<uid>', help: 'owner of every file', defaultText: 'the mounting user' },
+  gid: { schema: integer(0, 2 ** 32 - 2), flag: '<gid>', help: 'group of every file', defaultText: "the mounting user's group" },
+  file_mode: { schema: mode(), flag: '<mode>', help: 'permission bits of files, octal', default: '0644' },
+  dir_mode: { schema: mode(), flag: '<mode>', help: 'permission bits of directories, octal', default: '0755' },
+  allow_other: { schema: flag(), flag: 'switch', help: 'let other users use the mount (the daemon runs as root, training as another user)', default: false },
+  read_only: { schema: flag(), flag: 'switch', help: 'refuse every write (writes are not supported yet in any case: EROFS)', default: false },
+  passthrough: {
+    schema: flag(),
+    flag: 'off',
+    help: 'serve every read through the daemon, never let the kernel read files cached on disk itself (by default FUSE passthrough where the kernel allows, docs/CACHE.md)',
+    default: true,
+  },
+  metrics: METRICS_SETTING,
+  log_level: LOG_LEVEL_SETTING,
+  log_file: { schema: z.string(), flag: '<file>', help: 'log file', defaultText: 'stdout in the foreground, CACHE_DIR/cachalot.log in the background', path: true },
+  request_timeout: { schema: duration(), help: "one S3 request's bound", default: '30s' },
+  max_attempts: { schema: integer(1, 20), help: 'tries of one S3 request (capped exponential backoff, full jitter)', default: 6 },
+  s3_max_connections: { schema: integer(1, 1024), help: 'S3 connections of the mount', default: 64 },
+  drain_timeout: {
+    schema: duration().refine((ms) => ms <= 600_000, 'must be at most 10m'),
+    help: 'at SIGTERM, how long reads in flight may take before the mount goes anyway',
+    default: '20s',
+  },
+  meta: { schema: hostPort(), flag: '<host:port>', help: 'join the cluster of this metadata service (docs/CLUSTER.md)' },
+  token_file: { ...TOKEN_FILE_SETTING, help: `${TOKEN_FILE_SETTING.help}; required with --meta` },
+  node_id: {
+    schema: z.string().regex(NODE_ID_PATTERN, 'must be letters, digits, ".", "_", ":" or "-", at most 128'),
+    flag: '<id>',
+    help: "this node's id in the cluster",
+    defaultText: 'hostname and a hash of the mountpoint',
+  },
+  peer_listen: { schema: hostPort(), flag: '<host:port>', help: 'where this node serves its cached blocks to the cluster (peer service; port 0: any free port)' },
+  ...TLS_SETTINGS,
+  peer_lz4: {
+    schema: flag(),
+    flag: 'off',
+    help: 'send and take blocks between peers raw, never lz4-compressed (by default lz4 for the blocks it shrinks by a tenth)',
+    default: true,
+  },
+} as const satisfies Settings;
 
-export type MountSettings = z.infer<typeof mountSettingsSchema>;
+/** The keys that mean something only in a cluster, with meta. */
+export const CLUSTER_KEYS = ['node_id', 'peer_listen', 'token_file', 'tls_cert', 'tls_key', 'tls_ca', 'peer_lz4'] as const;
 
-export const MOUNT_DEFAULTS = {
-  region: 'us-east-1',
-  cacheDir: '/var/cache/cachalot',
-  ramCache: 1024 ** 3,
-  diskCache: 64 * 1024 ** 3,
-  diskMinFree: 0.05,
-  blockSize: 8 * 2 ** 20,
-  metadataTtlMs: 60_000,
-  negativeTtlMs: 5_000,
-  fileMode: 0o644,
-  dirMode: 0o755,
-  logLevel: 'info',
-  requestTimeoutMs: 30_000,
-  maxAttempts: 6,
-  s3MaxConnections: 64,
-  drainTimeoutMs: 20_000,
-};
+/** The config file's mount keys (top level and [mounts.NAME]); unknown keys are errors. */
+export const mountSettingsSchema = schemaOf(MOUNT_SETTINGS);

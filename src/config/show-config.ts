@@ -1,16 +1,11 @@
+import type { MetaConfig } from './meta-config';
 import type { MountConfig } from './mount-config';
+import { formatSize as size } from './units';
 
 type Shown = Record<string, string | number | boolean>;
 
-/** Bytes in the largest unit that keeps them whole (8MiB, 1GiB, 1536KiB), as the config file writes them. */
-function size(bytes: number): string {
-  for (const [unit, name] of [[2 ** 40, 'TiB'], [2 ** 30, 'GiB'], [2 ** 20, 'MiB'], [2 ** 10, 'KiB']] as const) {
-    if (bytes >= unit && bytes % unit === 0) return `${bytes / unit}${name}`;
-  }
-  return String(bytes);
-}
 /** Milliseconds as the config file writes them: 60s, 500ms, never. */
-export const formatDuration = (ms: number) => (Number.isFinite(ms) ? (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`) : 'never');
+const formatDuration = (ms: number) => (Number.isFinite(ms) ? (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`) : 'never');
 const octal = (mode: number) => `0${mode.toString(8)}`;
 
 /** A URL with its user and password (if any) masked. */
@@ -28,7 +23,7 @@ export function maskSecret(value: string): string {
  * person reads), for `cachalot config show`. Unset optional keys are left out.
  */
 export function effectiveMountSettings(c: MountConfig): Shown {
-  const shown: Record<string, string | number | boolean | undefined> = {
+  return withoutUnset({
     source: `s3://${c.bucket}/${c.prefix}`.replace(/\/$/, ''),
     mountpoint: c.mountpoint,
     endpoint: c.endpoint && maskUrl(c.endpoint),
@@ -64,7 +59,29 @@ export function effectiveMountSettings(c: MountConfig): Shown {
     tls_key: c.cluster?.tls.key,
     tls_ca: c.cluster?.tls.ca,
     peer_lz4: c.cluster?.lz4,
-  };
+  });
+}
+
+/** Meta's effective settings as [meta] keys, for `cachalot config show`. */
+export function effectiveMetaSettings(c: MetaConfig): Shown {
+  return withoutUnset({
+    listen: c.listen,
+    data_dir: c.dataDir,
+    token_file: c.tokenFile,
+    lease_ms: c.leaseMs,
+    endpoint: c.endpoint && maskUrl(c.endpoint),
+    region: c.region,
+    listing_ttl: formatDuration(c.listingTtlMs),
+    listing_entries: c.listingEntries,
+    metrics: c.metrics,
+    log_level: c.logLevel,
+    tls_cert: c.tls.cert,
+    tls_key: c.tls.key,
+    tls_ca: c.tls.ca,
+  });
+}
+
+function withoutUnset(shown: Record<string, string | number | boolean | undefined>): Shown {
   return Object.fromEntries(Object.entries(shown).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined));
 }
 

@@ -1,8 +1,9 @@
-import { Client, closeClient, type ServiceError } from '@grpc/grpc-js';
+import { Client, closeClient, status, type ServiceError } from '@grpc/grpc-js';
 import { bearerTokenInterceptor } from '../rpc/grpc-auth';
 import { fromGrpcError } from '../rpc/grpc-errors';
 import { channelCredentials } from '../rpc/grpc-tls';
 import type { ClusterTls } from '../rpc/types';
+import type { S3OriginConfig } from '../config/s3-origin';
 import { metaService } from './meta-proto';
 import type { HeartbeatReply, HeartbeatRequest, Lease, ListingPage, ListingRequest, MembershipView, RegisterRequest } from './types';
 
@@ -16,6 +17,8 @@ export interface MetaClient {
   members(timeoutMs: number): Promise<MembershipView>;
   /** One page of a folder listing from the shared listing cache; a failure meta met keeps its code (NoSuchBucket, ListingExpired, ...). */
   list(request: ListingRequest, timeoutMs: number): Promise<ListingPage>;
+  /** Where meta reaches S3; undefined from a meta that predates the call. */
+  origin(timeoutMs: number): Promise<S3OriginConfig | undefined>;
   close(): void;
 }
 
@@ -52,6 +55,14 @@ export function createMetaClient(address: string, token: string, options: MetaCl
     leave: async (nodeId, timeoutMs) => (await call<{ epoch: number }>('Leave', { nodeId }, timeoutMs)).epoch,
     members: (timeoutMs) => call<MembershipView>('Members', {}, timeoutMs),
     list: (request, timeoutMs) => call<ListingPage>('List', request, timeoutMs),
+    origin: (timeoutMs) =>
+      call<{ endpoint: string; region: string }>('Origin', {}, timeoutMs).then(
+        (reply) => ({ endpoint: reply.endpoint || undefined, region: reply.region }),
+        (err: Error) => {
+          if ((err.cause as Partial<ServiceError> | undefined)?.code === status.UNIMPLEMENTED) return undefined;
+          throw err;
+        },
+      ),
     close: () => closeClient(client),
   };
 }

@@ -5,6 +5,7 @@ import { toGrpcStatus } from '../rpc/grpc-errors';
 import { bindServer } from '../rpc/grpc-service';
 import { describeTls } from '../rpc/grpc-tls';
 import type { ClusterTls } from '../rpc/types';
+import type { S3OriginConfig } from '../config/s3-origin';
 import { isCachalotError, oneLine } from '../errors';
 import { isBucketName } from '../object/s3-uri';
 import type { Logger } from '../obs/logger';
@@ -26,6 +27,8 @@ export interface MetaServerOptions {
   leaseMs: number;
   /** The shared listing cache: where it lists, its TTL and its bound. */
   listing: Omit<ListingCacheOptions, 'log' | 'now' | 'onListed'>;
+  /** Where the listing cache's stores reach S3, told to clients that ask (the Origin call). */
+  origin: S3OriginConfig;
   /** HOST:PORT to serve Prometheus metrics at /metrics on; none without. */
   metrics?: string;
   log: Logger;
@@ -60,7 +63,7 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   const metrics = new MetaMetrics();
   const listings = new ListingCache({ ...options.listing, log, onListed: () => metrics.s3Listings.inc() });
   metrics.track(() => membership.view(), () => listings.heldEntries);
-  server.addService(metaService().service, handlers(membership, listings, log, metrics));
+  server.addService(metaService().service, handlers(membership, listings, options.origin, log, metrics));
   let address: string;
   let metricsServer: HttpServer | undefined;
   try {
@@ -96,7 +99,7 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   };
 }
 
-function handlers(membership: Membership, listings: ListingCache, log: Logger, metrics: MetaMetrics): UntypedServiceImplementation {
+function handlers(membership: Membership, listings: ListingCache, origin: S3OriginConfig, log: Logger, metrics: MetaMetrics): UntypedServiceImplementation {
   const unary = answering(log, (method, code) => metrics.requests.inc({ method, outcome: code === undefined ? 'ok' : status[code] }));
   return {
     Register: unary<RegisterRequest>('Register', (r) => membership.register(withNodeId(r))),
@@ -104,6 +107,7 @@ function handlers(membership: Membership, listings: ListingCache, log: Logger, m
     Leave: unary<{ nodeId: string }>('Leave', (r) => ({ epoch: membership.leave(withNodeId(r).nodeId) })),
     Members: unary<object>('Members', () => membership.view()),
     List: unary<ListingRequest>('List', (r) => listings.page(folderListing(r))),
+    Origin: unary<object>('Origin', () => ({ endpoint: origin.endpoint ?? '', region: origin.region })),
   };
 }
 

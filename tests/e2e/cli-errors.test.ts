@@ -1,14 +1,16 @@
 // The command line's failure contract: every error is exactly one non-empty
-// line on stderr starting with "cachalot: error:", a non-zero exit code, and
-// no mount (and no daemon) left behind.
+// line on stderr starting with "cachalot: error:" and naming what the user
+// typed, a non-zero exit code, and nothing left behind: no mount, no daemon,
+// no cache dir, no log file, no control socket.
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { controlSocketPath } from '../../src/control/control-path';
 import { assertOneLineError, forceUnmount, runCli, waitForExit } from '../support/mount-fixture';
 import { S3Fixture, startS3Fixture } from '../support/s3-fixture';
 import { connectionRefused, freePort, killChild, mountAt, processesMentioning, waitFor } from '../support/e2e-helpers';
@@ -53,26 +55,33 @@ function newMountpoint(): string {
   return mp;
 }
 
-/** Nothing mounted at mp, and no process (a daemon) still mentions it. */
+/** Nothing mounted at mp, no process (a daemon) still mentions it, and no control socket is left for it. */
 async function assertNothingLeft(mp: string): Promise<void> {
   assert.equal(mountAt(mp), undefined, `no mount left at ${mp}`);
   const left = await waitFor(() => processesMentioning(mp).length === 0, 5000);
   assert.ok(left, `no daemon left for ${mp}: pids ${processesMentioning(mp).join(', ')}`);
+  assert.equal(existsSync(controlSocketPath(mp)), false, `no control socket left for ${mp}`);
 }
 
-/** `cachalot mount SOURCE MP ...` must fail with one line; returns how long it took. */
+/**
+ * `cachalot mount SOURCE MP ...` in the background must fail with one line
+ * and leave nothing behind, its cache dir (also where its log would go)
+ * included: each call names a fresh one. Returns how long it took.
+ */
 async function mountFails(
   source: string,
   mp: string,
   pattern: RegExp,
   options: { env?: NodeJS.ProcessEnv; args?: string[]; exitCode?: number } = {},
 ): Promise<number> {
+  const cacheDir = join(work, `cache-of-failed-${++counter}`, 'cache');
   const started = Date.now();
-  const result = await runCli(['mount', source, mp, '--cache-dir', join(work, 'cache'), ...(options.args ?? [])], options.env ?? s3.env, 60_000);
+  const result = await runCli(['mount', source, mp, '--cache-dir', cacheDir, ...(options.args ?? [])], options.env ?? s3.env, 60_000);
   const took = Date.now() - started;
   if (process.env.CACHALOT_TEST_VERBOSE) console.log(`${source} ${mp} -> ${result.code} ${result.stderr.trim()} (${took} ms)`);
   assertOneLineError(result, pattern, options.exitCode);
   await assertNothingLeft(mp);
+  assert.equal(existsSync(dirname(cacheDir)), false, `no cache dir (nor its log) left: ${cacheDir}`);
   return took;
 }
 
@@ -124,6 +133,15 @@ describe('mount fails at run time with one line and leaves nothing behind', () =
     });
     const took = await mountFails(`s3://${BUCKET}`, newMountpoint(), /credentials/i, { env });
     assert.ok(took < 30_000, `reported in bounded time (${took} ms)`);
+  });
+
+  test('without --cache-dir: the default cache dir is not made, nor its log', async (t) => {
+    const defaultDir = '/var/cache/cachalot';
+    if (existsSync(defaultDir) || existsSync('/etc/cachalot/cachalot.toml')) return t.skip(`${defaultDir} or /etc/cachalot/cachalot.toml exists on this machine`);
+    const mp = newMountpoint();
+    assertOneLineError(await runCli(['mount', 's3://no-such-bucket', mp], s3.env, 60_000), /no-such-bucket.*does not exist/, 1);
+    await assertNothingLeft(mp);
+    assert.equal(existsSync(defaultDir), false, `${defaultDir} was not made`);
   });
 
   test('MOUNTPOINT does not exist', async () => {
@@ -180,18 +198,22 @@ describe('invalid input is refused before anything starts (exit code 2)', () => 
     });
   }
 
+  // A flag is named as typed, first: "--block-size: ...".
   const badFlags: Array<[string[], RegExp]> = [
-    [['--block-size', '3MiB'], /block_size/],
-    [['--block-size', 'abc'], /block_size/],
-    [['--block-size', '32KiB'], /block_size/],
-    [['--ram-cache', '4XB'], /ram_cache/],
-    [['--metadata-ttl', 'soon'], /metadata_ttl/],
-    [['--metrics', 'no-port'], /metrics/],
-    [['--endpoint', 'not a url'], /endpoint/],
-    [['--meta', '127.0.0.1:7000'], /"meta" needs "token_file"/],
-    [['--node-id', 'gpu-01'], /"node_id" needs "meta"/],
-    [['--meta', 'no-port', '--token-file', '/dev/null'], /meta/],
-    [['--tls-ca', '/dev/null'], /"tls_ca" needs "meta"/],
+    [['--block-size', '3MiB'], /error: --block-size: must be a power of two from 64KiB to 1GiB$/],
+    [['--block-size', 'abc'], /error: --block-size: invalid size "abc"/],
+    [['--block-size', '32KiB'], /error: --block-size: must be a power of two/],
+    [['--ram-cache', '4XB'], /error: --ram-cache: invalid size "4XB"/],
+    [['--metadata-ttl', 'soon'], /error: --metadata-ttl: invalid duration "soon"/],
+    [['--metrics', 'no-port'], /error: --metrics: must be HOST:PORT$/],
+    [['--endpoint', 'not a url'], /error: --endpoint: must be a URL/],
+    [['--uid', 'root'], /error: --uid: must be an integer/],
+    [['--file-mode', '999'], /error: --file-mode: must be an octal mode/],
+    [['--ram-cache', '16MiB'], /error: --ram-cache \(16\.0 MiB\) must be 0 or at least three blocks of block_size/],
+    [['--meta', '127.0.0.1:7000'], /error: --meta needs the cluster secret \(--token-file/],
+    [['--node-id', 'gpu-01'], /error: --node-id needs meta/],
+    [['--meta', 'no-port', '--token-file', '/dev/null'], /error: --meta: must be HOST:PORT$/],
+    [['--tls-ca', '/dev/null'], /error: --tls-ca needs meta/],
   ];
   for (const [args, pattern] of badFlags) {
     test(`bad flag value: ${args.join(' ')}`, async () => {
@@ -199,8 +221,9 @@ describe('invalid input is refused before anything starts (exit code 2)', () => 
     });
   }
 
-  test('a bad value in the environment (CACHALOT_LOG_LEVEL=loud)', async () => {
-    await mountFails(`s3://${BUCKET}`, newMountpoint(), /log_level/, { env: { ...s3.env, CACHALOT_LOG_LEVEL: 'loud' }, exitCode: 2 });
+  test('a bad value in the environment names the variable (CACHALOT_LOG_LEVEL=loud, AWS_ENDPOINT_URL)', async () => {
+    await mountFails(`s3://${BUCKET}`, newMountpoint(), /error: CACHALOT_LOG_LEVEL: "loud" is not one of trace/, { env: { ...s3.env, CACHALOT_LOG_LEVEL: 'loud' }, exitCode: 2 });
+    await mountFails(`s3://${BUCKET}`, newMountpoint(), /error: AWS_ENDPOINT_URL: must be a URL/, { env: { ...s3.env, AWS_ENDPOINT_URL: 'not a url' }, exitCode: 2 });
   });
 
   test('an unknown key in a --config TOML file', async () => {
@@ -215,10 +238,12 @@ describe('invalid input is refused before anything starts (exit code 2)', () => 
     await mountFails(`s3://${BUCKET}`, newMountpoint(), /TOML/i, { args: ['--config', file], exitCode: 2 });
   });
 
-  test('a bad value in a --config TOML file', async () => {
+  test('a bad value in a --config TOML file names the file and the key', async () => {
     const file = join(work, 'bad-value.toml');
-    writeFileSync(file, 'block_size = "3MiB"\n');
-    await mountFails(`s3://${BUCKET}`, newMountpoint(), /block_size/, { args: ['--config', file], exitCode: 2 });
+    writeFileSync(file, 'block_size = "3MiB"\nram_cache = "abc"\n');
+    await mountFails(`s3://${BUCKET}`, newMountpoint(), new RegExp(`error: ${file}: (block_size: must be a power of two|ram_cache: invalid size "abc")`), { args: ['--config', file], exitCode: 2 });
+    const env = { ...s3.env, CACHALOT_CONFIG: file };
+    await mountFails(`s3://${BUCKET}`, newMountpoint(), new RegExp(`error: CACHALOT_CONFIG=${file}: (block_size|ram_cache): `), { env, exitCode: 2 });
   });
 
   test('a --config file that does not exist', async () => {
@@ -299,11 +324,15 @@ describe('meta and status: bad input is one line', () => {
   const usage: Array<[string[], RegExp]> = [
     [['meta', '--data-dir', 'd', '--token-file', 't'], /--listen/],
     [['meta', '--listen', 'no-port', '--data-dir', 'd', '--token-file', 't'], /--listen.*HOST:PORT/],
-    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--lease-ms', '5'], /--lease-ms/],
+    [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--lease-ms', '5'], /error: --lease-ms: must be an integer from 300 to 600000$/],
     [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--listing-ttl', 'soon'], /--listing-ttl.*duration/],
     [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--listing-entries', '10'], /--listing-entries/],
     [['meta', '--listen', '127.0.0.1:0', '--data-dir', 'd', '--token-file', 't', '--endpoint', 'not a url'], /--endpoint.*URL/],
     [['status', '--token-file', 't'], /--meta/],
+    [['status', '--meta', 'no-port', '--token-file', 't'], /error: --meta: expected HOST:PORT \(not "no-port"\)/],
+    [['warmup', 's3://b/x', '--mount', '/nowhere', '--endpoint', 'not a url'], /error: --endpoint: must be a URL/],
+    [['evict', 's3://b/x', '--meta', '127.0.0.1:1', '--token-file', 't', '--region', ''], /error: --region: must not be empty/],
+    [['warmup', 's3://b/x', '--mount', '/nowhere', '--parallel', '0'], /error: --parallel: expected an integer from 1 to 256 \(not "0"\)/],
     [['status', '--meta', '127.0.0.1:1'], /--token-file/],
   ];
   for (const [args, pattern] of usage) {
@@ -311,6 +340,16 @@ describe('meta and status: bad input is one line', () => {
       assertOneLineError(await runCli(args, s3.env), pattern, 2);
     });
   }
+
+  test('a bad key in the config file: meta and config check name the file and the key', async () => {
+    const file = join(work, 'bad-meta.toml');
+    writeFileSync(file, '[meta]\nlisten = "127.0.0.1:0"\ndata_dir = "d"\ntoken_file = "t"\nlisting_ttl = "soon"\n');
+    const named = new RegExp(`error: ${file}: meta\\.listing_ttl: invalid duration "soon"`);
+    assertOneLineError(await runCli(['meta', '--config', file], s3.env), named, 2);
+    assertOneLineError(await runCli(['config', 'check', file], s3.env), named, 2);
+    writeFileSync(file, '[meta]\nlisten = "127.0.0.1:0"\n');
+    assertOneLineError(await runCli(['config', 'check', file], s3.env), /error: --data-dir is required \(a flag, or data_dir under \[meta\]/, 2);
+  });
 
   test('a token file that is missing or empty (exit 2)', async () => {
     const missing = join(work, 'no-token');

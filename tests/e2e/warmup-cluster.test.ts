@@ -4,7 +4,8 @@
 // reads it all with no GET of its own, bytes identical; a second warm-up
 // skips every block; a missing object among the targets is reported and the
 // rest load; a warm-up stopped by SIGINT and run again completes with S3
-// still at <= 1.1x.
+// still at <= 1.1x. Meta is given the S3 endpoint as a flag, and the
+// commands take it from meta when neither a flag nor the environment gives one.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,11 +65,19 @@ function warmup(extra: string[]): Promise<CliResult> {
   return runCli(warmupArgs(extra), s3.env);
 }
 
+/** s3.env without an S3 endpoint or region: only meta knows where S3 is. */
+function envWithoutOrigin(): NodeJS.ProcessEnv {
+  const env = { ...s3.env };
+  for (const name of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION']) delete env[name];
+  return env;
+}
+
 const reportOf = (result: CliResult) => JSON.parse(result.stdout) as WarmupReport;
 
 describe('cluster warm-up (meta, three mounts)', { timeout: 150_000 }, () => {
   test('a prefix warmed once: S3 sends 1.0-1.1x its bytes; every node then reads it all with no GET, bytes identical; a missing object is reported; a rerun skips everything', async (t) => {
-    children.push(await startMetaProcess(metaPort, ['--data-dir', join(work, 'meta'), '--token-file', tokenFile, '--lease-ms', '3000', '--log-level', 'warn'], s3.env));
+    const metaArgs = ['--data-dir', join(work, 'meta'), '--token-file', tokenFile, '--lease-ms', '3000', '--log-level', 'warn', '--endpoint', s3.endpoint];
+    children.push(await startMetaProcess(metaPort, metaArgs, envWithoutOrigin()));
     for (let i = 0; i < 3; i++) {
       const mountpoint = join(work, `mnt-${i}`);
       mkdirSync(mountpoint);
@@ -147,5 +156,24 @@ describe('cluster warm-up (meta, three mounts)', { timeout: 150_000 }, () => {
     const sent = (await originSentBytes()) - before;
     t.diagnostic(`S3 sent ${sent} bytes over both runs for ${size(LARGE)} bytes`);
     assert.ok(sent <= 1.1 * size(LARGE), `S3 sent ${sent} bytes for ${size(LARGE)}`);
+  });
+
+  test('without --endpoint, evict, warmup, pin and unpin reach S3 where meta does; a flag still wins', async () => {
+    const env = envWithoutOrigin();
+    const target = `s3://${BUCKET}/train/c/d.bin`;
+    const run = async (command: string) => {
+      const result = await runCli([command, '--meta', `127.0.0.1:${metaPort}`, '--token-file', tokenFile, '--json', target], env);
+      assert.equal(result.code, 0, `${command}: ${result.stderr}`);
+      return reportOf(result);
+    };
+    assert.equal((await run('unpin')).objects, 1);
+    assert.equal((await run('evict')).objects, 1);
+    const reloaded = await run('warmup');
+    assert.deepEqual([reloaded.objects, reloaded.blocksLoaded, reloaded.blocksSkipped], [1, 4, 0], 'the evicted blocks load again');
+    assert.equal((await run('pin')).blocksSkipped, 4);
+    const port = await freePort();
+    const flagWins = await runCli(['evict', '--meta', `127.0.0.1:${metaPort}`, '--token-file', tokenFile, '--endpoint', `http://127.0.0.1:${port}`, target], env);
+    assert.equal(flagWins.code, 1, 'listing at the flag\'s endpoint, where nobody listens, fails');
+    assert.match(flagWins.stderr, /unreachable/i);
   });
 });

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3OriginConfig } from '../../src/config/s3-origin';
 import { MetaServer, startMetaServer } from '../../src/meta/meta-server';
 import { MemoryStore } from '../../src/object/memory-store';
 import type { ObjectStore } from '../../src/object/types';
@@ -21,6 +22,8 @@ export interface MetaStart {
   store?: ObjectStore;
   listingTtlMs?: number;
   listingEntries?: number;
+  /** What the Origin call answers; us-east-1 at AWS by default. */
+  origin?: S3OriginConfig;
 }
 
 export function metaFixture() {
@@ -36,6 +39,7 @@ export function metaFixture() {
         dataDir: options.dataDir ?? join(work, `data-${++dirs}`),
         token: META_TOKEN,
         leaseMs: options.leaseMs ?? 10_000,
+        origin: options.origin ?? { region: 'us-east-1' },
         listing: { stores: () => store, ttlMs: options.listingTtlMs ?? 60_000, maxEntries: options.listingEntries ?? 100_000 },
         log: silentLogger,
       });

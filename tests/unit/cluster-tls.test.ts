@@ -110,7 +110,7 @@ async function peer(tls: ClusterTls | undefined): Promise<string> {
 }
 
 async function meta(tls: ClusterTls | undefined): Promise<string> {
-  const server = await startMetaServer({ listen: '127.0.0.1:0', dataDir: join(work, `meta-${metas.length}`), token: TOKEN, tls, leaseMs: 5000, listing: { stores: () => new MemoryStore(), ttlMs: 60_000, maxEntries: 1000 }, log: silentLogger });
+  const server = await startMetaServer({ listen: '127.0.0.1:0', dataDir: join(work, `meta-${metas.length}`), token: TOKEN, tls, leaseMs: 5000, origin: { region: 'us-east-1' }, listing: { stores: () => new MemoryStore(), ttlMs: 60_000, maxEntries: 1000 }, log: silentLogger });
   metas.push(server);
   return server.address;
 }

@@ -1,7 +1,7 @@
 // The Meta gRPC service and a node's ClusterMember over 127.0.0.1: auth on
 // every call, leases renewed by heartbeats, and a node that keeps its last
 // view while meta is down and registers again when it returns.
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -78,6 +78,35 @@ test('a call with a wrong token, or none, is refused with one line', async () =>
   const members = createMetaClient(meta.address, TOKEN);
   assert.deepEqual((await members.members(2000)).members, [], 'refused calls changed nothing');
   members.close();
+});
+
+test('Origin: the endpoint and region meta lists with; a meta older than the call answers none, not an error', async () => {
+  const meta = await metas.start({ origin: { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1' } });
+  const client = createMetaClient(meta.address, TOKEN);
+  try {
+    assert.deepEqual(await client.origin(2000), { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1' });
+  } finally {
+    client.close();
+  }
+  const atAws = await metas.start();
+  const aws = createMetaClient(atAws.address, TOKEN);
+  try {
+    assert.deepEqual(await aws.origin(2000), { endpoint: undefined, region: 'us-east-1' }, "AWS's endpoint: none");
+  } finally {
+    aws.close();
+  }
+  // The service without an Origin handler, as a meta of an earlier release serves it: UNIMPLEMENTED.
+  const older = new Server();
+  older.addService(metaService().service, {});
+  const port = await new Promise<number>((resolve, reject) => older.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))));
+  const olderClient = createMetaClient(`127.0.0.1:${port}`, TOKEN);
+  try {
+    assert.equal(await olderClient.origin(2000), undefined);
+    await assert.rejects(olderClient.members(2000), (err) => isCachalotError(err, 'ServerError'), 'other failures stay errors');
+  } finally {
+    olderClient.close();
+    older.forceShutdown();
+  }
 });
 
 test('an unreachable meta is a one-line EndpointUnreachable error, in bounded time', async () => {
