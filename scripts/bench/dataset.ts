@@ -74,13 +74,17 @@ export async function seedDataset(client: S3Client, dataset: Dataset): Promise<v
 }
 
 /**
- * Writes the big object as a plain local file at dir/bigKey, flushed to disk:
- * what this machine's filesystem gives one reader, cold and from the page cache.
+ * Writes the big object and the small ones as plain local files under dir (at
+ * their keys), flushed to disk: what this machine's filesystem gives readers,
+ * cold and from the page cache.
  */
 export function writePlainCopy(dir: string, dataset: Dataset): void {
-  const path = join(dir, dataset.bigKey);
+  writePlainFile(join(dir, dataset.bigKey), Buffer.from(dataset.big));
+  dataset.smallKeys.forEach((key, i) => writePlainFile(join(dir, key), smallObject(dataset, i)));
+}
+
+function writePlainFile(path: string, bytes: Buffer): void {
   mkdirSync(dirname(path), { recursive: true });
-  const bytes = Buffer.from(dataset.big);
   const fd = openSync(path, 'w');
   try {
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(64 * MiB, bytes.length - at));

@@ -7,12 +7,13 @@ import { lsLong, seqRead, smallFiles } from './measure';
 import { MEMORY_CHECK, Measure } from './report';
 import type { Flow, Read, Step } from './session';
 
-/** Which parts of the bench run: the cold measurements, the cache ones (plain file, re-read, warm, memory), the cluster ones, warm-up. */
+/** Which parts of the bench run: the cold measurements, the cache ones (plain file, re-read, warm, memory), the cluster ones, warm-up, warm reads from the disk tier. */
 export interface Parts {
   cold: boolean;
   warm: boolean;
   cluster: boolean;
   warmup: boolean;
+  local: boolean;
 }
 
 const seq = (dataset: Dataset, readers = 1): Read => (mp) => seqRead(mp, dataset, readers).then((r) => ({ value: r.mbps, seconds: r.seconds }));

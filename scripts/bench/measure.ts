@@ -70,12 +70,12 @@ async function runReaders(jobs: ReadJob[]): Promise<{ results: ReadResult[]; sec
 
 /**
  * The big file read whole by `readers` threads at once, each one stream of
- * 1 MiB read(2) calls from start to end. One reader: timed from its open to
+ * `chunk`-byte (1 MiB) read(2) calls from start to end. One reader: timed from its open to
  * its close; several: all bytes over the wall time until the last is done.
  */
-export async function seqRead(mountpoint: string, dataset: Dataset, readers = 1): Promise<SeqResult> {
+export async function seqRead(mountpoint: string, dataset: Dataset, readers = 1, chunk = MiB): Promise<SeqResult> {
   const path = join(mountpoint, dataset.bigKey);
-  const job: ReadJob = { kind: 'seq', path, chunk: MiB, expected: dataset.big };
+  const job: ReadJob = { kind: 'seq', path, chunk, expected: dataset.big };
   const { results, seconds: wall } = await runReaders(Array.from({ length: readers }, () => job));
   const bytes = results.reduce((n, r) => n + r.bytes, 0);
   const seconds = readers === 1 ? results[0].seconds : wall;

@@ -1,4 +1,5 @@
 import { chmod, mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
@@ -240,25 +241,25 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     const objectKey = objectKeyOf(blockKey({ ...object, index: 0 }));
     const keys = Array.from({ length: Math.ceil(object.size / blockSize) }, (_, i) => `${objectKey}\0${i}`);
     const complete = () => keys.every((key) => this.policy.has(key));
-    const lengthOf = (i: number) => Math.min(blockSize, object.size - i * blockSize);
-    if (!complete() || !keys.every((key, i) => this.index.get(key)?.length === lengthOf(i))) return undefined;
-    if (!this.verified.has(objectKey) && !(await this.verifying.run(objectKey, () => this.verify(object, keys)))) return undefined;
-    const handle = await this.files.openForReading(objectKey).catch(() => undefined);
-    if (!handle) return undefined;
-    // A block may have gone while this waited; from here on nothing can take one without seeing the hold.
-    if (!complete() || (await handle.stat()).size !== object.size || !complete()) {
-      await handle.close();
-      return undefined;
+    if (!complete()) return undefined;
+    if (!this.verified.has(objectKey)) {
+      // Written, not only admitted: a block being written is in the policy already.
+      const lengthOf = (i: number) => Math.min(blockSize, object.size - i * blockSize);
+      if (!keys.every((key, i) => this.index.get(key)?.length === lengthOf(i))) return undefined;
+      if (!(await this.verifying.run(objectKey, () => this.verify(object, keys)))) return undefined;
     }
+    // A block may have gone while this waited; from here on nothing can take one without seeing the hold.
+    const fd = complete() ? this.files.openDescriptor(objectKey, object.size) : undefined;
+    if (fd === undefined) return undefined;
     this.hold(objectKey, keys);
     let released = false;
     return {
-      fd: handle.fd,
+      fd,
       release: () => {
         if (released) return;
         released = true;
         this.unhold(objectKey, keys);
-        void handle.close().catch(() => undefined);
+        closeSync(fd);
       },
     };
   }

@@ -52,7 +52,7 @@ void AnswerInit(Session* s, uint64_t unique, const InitIn& in) {
   out.max_pages = static_cast<uint16_t>(kMaxWrite / 4096);
   out.max_stack_depth = passthrough == kPassthroughOn ? 1 : 0;
   WriteValue(s->fd, unique, out);
-  s->post(new Request{Op::kInit, 0, passthrough, 0, out.minor, 0, {}});
+  s->dispatchToJs(Request{Op::kInit, 0, passthrough, 0, out.minor, 0, {}});
 }
 
 }  // namespace cachalot

@@ -9,7 +9,7 @@
 
 namespace cachalot {
 
-// Answers INIT on the loop thread and reports the outcome to JavaScript (kInit).
+// Answers INIT and reports the outcome to JavaScript (kInit).
 void AnswerInit(Session* s, uint64_t unique, const kernel::InitIn& in);
 
 }  // namespace cachalot

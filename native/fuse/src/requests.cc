@@ -1,6 +1,6 @@
-// Requests from the kernel, on the loop thread: those JavaScript serves are
-// copied out of the read buffer (reused for the next request) and posted;
-// INIT and the rest are answered here.
+// Requests from the kernel: those JavaScript serves are handed to it (their
+// fields copied out of the read buffer, which the next request reuses); INIT
+// and the rest are answered here.
 #include <cerrno>
 #include <cstring>
 
@@ -21,7 +21,7 @@ const T* Arg(const InHeader& header, const char* bytes, size_t length) {
 }
 
 void Post(Session* s, Op op, const InHeader& h, uint64_t fh = 0, uint64_t size = 0, int64_t offset = 0) {
-  s->post(new Request{op, h.unique, h.nodeid, fh, size, offset, {}});
+  s->dispatchToJs(Request{op, h.unique, h.nodeid, fh, size, offset, {}});
 }
 
 // Answers what JavaScript does not serve. Writes are refused as on a
@@ -61,7 +61,7 @@ int LocalAnswer(uint32_t opcode) {
   }
 }
 
-void Forget(Session* s, uint64_t nodeid, uint64_t nlookup) { s->post(new Request{Op::kForget, 0, nodeid, 0, nlookup, 0, {}}); }
+void Forget(Session* s, uint64_t nodeid, uint64_t nlookup) { s->dispatchToJs(Request{Op::kForget, 0, nodeid, 0, nlookup, 0, {}}); }
 
 }  // namespace
 
@@ -85,7 +85,7 @@ void HandleRequest(Session* s, const char* bytes, size_t length) {
       size_t room = length - sizeof h;
       size_t n = strnlen(name, room);
       if (n == room) break;
-      s->post(new Request{Op::kLookup, h.unique, h.nodeid, 0, 0, 0, std::string(name, n)});
+      s->dispatchToJs(Request{Op::kLookup, h.unique, h.nodeid, 0, 0, 0, std::string(name, n)});
       return;
     }
     case kernel::kForget:

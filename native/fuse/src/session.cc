@@ -1,20 +1,20 @@
-// Mount, the loop thread, and teardown.
+// Mount, reading the connection, and teardown.
 //
-// Lifetime: mount() returns an external that owns the Session. The
-// threadsafe function holds a reference to that external until it is
-// finalized, so the Session outlives every queued request. The loop thread
-// ends when the kernel connection ends (an unmount from here or from outside);
-// it then posts Op::kEnded, and JavaScript calls destroy(), which stops replies,
-// releases the threadsafe function, and lets its finalizer unmount and free
-// libfuse's session. Replies after that are refused: the /dev/fuse
-// descriptor is closed and its number may already belong to another file.
+// Lifetime: mount() returns an external that owns the Session, and a
+// reference keeps that external alive while libuv polls /dev/fuse. When the
+// connection ends (an unmount from here or from outside: read() fails with
+// ENODEV), kEnded is dispatched and JavaScript calls destroy(), which stops
+// replies and, once the replies still being written by worker threads are
+// done, closes the poll handle, unmounts, frees libfuse's session and lets
+// the external go. Replies after that are refused: the /dev/fuse descriptor
+// is closed and its number may already belong to another file.
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
-#include <memory>
 #include <mutex>
 
 #include "napi-util.h"
@@ -23,6 +23,10 @@
 
 namespace cachalot {
 namespace {
+
+// Requests read per wakeup at most, so that the replies JavaScript makes to
+// the first ones go out before a long queue is drained.
+constexpr int kRequestsPerWakeup = 64;
 
 // libfuse says why a mount failed only in its log; the last line becomes the error.
 std::mutex logMutex;
@@ -44,52 +48,50 @@ std::string TakeLastLog(const char* fallback) {
   return out;
 }
 
-void CallJs(napi_env env, napi_value dispatch, void* context, void* data) {
-  auto* s = static_cast<Session*>(context);
-  std::unique_ptr<Request> r(static_cast<Request*>(data));
-  // A request queued behind the end of the session is dropped unanswered:
-  // its connection is gone (see the lifetime note above).
-  if (env == nullptr || s->unmounted) return;
-  uint32_t id = r->unique ? s->track(r->unique) : 0;
-  napi_value args[7];
-  napi_create_int32(env, static_cast<int32_t>(r->op), &args[0]);
-  napi_create_uint32(env, id, &args[1]);
-  napi_create_double(env, static_cast<double>(r->ino), &args[2]);
-  napi_create_double(env, static_cast<double>(r->fh), &args[3]);
-  napi_create_double(env, static_cast<double>(r->size), &args[4]);
-  napi_create_double(env, static_cast<double>(r->offset), &args[5]);
-  if (r->op == Op::kLookup) {
-    napi_create_string_utf8(env, r->name.data(), r->name.size(), &args[6]);
-  } else {
-    napi_get_undefined(env, &args[6]);
-  }
-  napi_value global;
-  napi_get_global(env, &global);
-  napi_call_function(env, global, dispatch, 7, args, nullptr);
+void EndConnection(Session* s) {
+  if (s->ended) return;
+  s->ended = true;
+  uv_poll_stop(&s->poll);
+  s->dispatchToJs(Request{Op::kEnded, 0, 0, 0, 0, 0, {}});
 }
 
-// Reads requests until the connection ends. A read fails with ENOENT when
-// the request it would have returned was interrupted, and with ENODEV once
-// the filesystem is unmounted.
-void ServeConnection(Session* s) {
-  std::vector<char> buffer(kRequestBufferSize);
-  for (;;) {
-    ssize_t n = read(s->fd, buffer.data(), buffer.size());
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOENT)) continue;
-    if (n <= 0) break;
-    HandleRequest(s, buffer.data(), static_cast<size_t>(n));
+// Reads what the kernel has queued. A read fails with EAGAIN when nothing
+// is left, ENOENT when the request it would have returned was interrupted,
+// and ENODEV once the filesystem is unmounted.
+void OnReadable(uv_poll_t* handle, int status, int) {
+  auto* s = static_cast<Session*>(handle->data);
+  napi_handle_scope handles;
+  napi_callback_scope scope;
+  napi_value resource;
+  napi_open_handle_scope(s->env, &handles);
+  napi_get_reference_value(s->env, s->self, &resource);
+  // Promises JavaScript settles while serving the requests run when this scope closes, as after any callback.
+  napi_open_callback_scope(s->env, resource, s->async, &scope);
+  if (status < 0) EndConnection(s);
+  for (int i = 0; i < kRequestsPerWakeup && !s->ended; i++) {
+    ssize_t n = read(s->fd, s->buffer.data(), s->buffer.size());
+    if (n < 0 && (errno == EINTR || errno == ENOENT)) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) {
+      EndConnection(s);
+      break;
+    }
+    HandleRequest(s, s->buffer.data(), static_cast<size_t>(n));
   }
-  s->post(new Request{Op::kEnded, 0, 0, 0, 0, 0, {}});
+  napi_close_callback_scope(s->env, scope);
+  napi_close_handle_scope(s->env, handles);
 }
 
-void FinalizeTsfn(napi_env env, void* data, void*) {
-  auto* s = static_cast<Session*>(data);
-  if (s->loop.joinable()) s->loop.join();
+void OnPollClosed(uv_handle_t* handle) {
+  auto* s = static_cast<Session*>(handle->data);
   fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);
   s->se = nullptr;
   s->fd = -1;
-  napi_delete_reference(env, s->self);
+  napi_async_destroy(s->env, s->async);
+  napi_delete_reference(s->env, s->dispatch);
+  // The external, and with it the Session, may now be collected.
+  napi_delete_reference(s->env, s->self);
 }
 
 void DeleteSession(napi_env, void* data, void*) { delete static_cast<Session*>(data); }
@@ -106,6 +108,8 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   if (!ok) return nullptr;
   bool passthrough = false;
   napi_get_value_bool(env, argv[3], &passthrough);
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Throw(env, "fuse: no event loop");
 
   fuse_set_log_func(CaptureLog);
   TakeLastLog("");
@@ -128,17 +132,24 @@ napi_value Mount(napi_env env, napi_callback_info info) {
     return Throw(env, TakeLastLog("fuse: mount failed"));
   }
   s->fd = fuse_session_fd(s->se);
+  fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+  s->env = env;
+  s->buffer.resize(kRequestBufferSize);
 
   napi_value handle, name;
   napi_create_external(env, s, DeleteSession, nullptr, &handle);
   napi_create_reference(env, handle, 1, &s->self);
+  napi_create_reference(env, argv[2], 1, &s->dispatch);
   napi_create_string_utf8(env, "cachalot-fuse", NAPI_AUTO_LENGTH, &name);
-  napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, s, FinalizeTsfn, s, CallJs, &s->tsfn);
-  s->loop = std::thread(ServeConnection, s);
+  napi_async_init(env, handle, name, &s->async);
+  uv_poll_init(loop, &s->poll, s->fd);
+  s->poll.data = s;
+  s->polling = true;
+  uv_poll_start(&s->poll, UV_READABLE, OnReadable);
   return handle;
 }
 
-// destroy(handle): after Op::kEnded. Stops replies and frees the session.
+// destroy(handle): after kEnded. Stops replies and frees the session.
 napi_value Destroy(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -162,7 +173,11 @@ void Session::replyWritten() {
   if (--repliesInFlight == 0 && releaseWhenWritten) release();
 }
 
-void Session::release() { napi_release_threadsafe_function(tsfn, napi_tsfn_release); }
+void Session::release() {
+  if (!polling) return;
+  polling = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll), OnPollClosed);
+}
 
 uint32_t Session::track(uint64_t unique) {
   if (freeIds.empty()) {
@@ -183,11 +198,31 @@ uint64_t Session::take(uint32_t id) {
   return unique;
 }
 
-void Session::post(Request* request) {
-  if (napi_call_threadsafe_function(tsfn, request, napi_tsfn_nonblocking) == napi_ok) return;
-  // Only when the queue is closing; the loop thread still owns the connection.
-  if (request->unique) WriteError(fd, request->unique, EIO);
-  delete request;
+void Session::dispatchToJs(const Request& r) {
+  // A request read after destroy() has no one to answer it: its connection is going.
+  if (unmounted) return;
+  uint32_t id = r.unique ? track(r.unique) : 0;
+  napi_value args[7], fn, global;
+  napi_create_int32(env, static_cast<int32_t>(r.op), &args[0]);
+  napi_create_uint32(env, id, &args[1]);
+  napi_create_double(env, static_cast<double>(r.ino), &args[2]);
+  napi_create_double(env, static_cast<double>(r.fh), &args[3]);
+  napi_create_double(env, static_cast<double>(r.size), &args[4]);
+  napi_create_double(env, static_cast<double>(r.offset), &args[5]);
+  if (r.op == Op::kLookup) {
+    napi_create_string_utf8(env, r.name.data(), r.name.size(), &args[6]);
+  } else {
+    napi_get_undefined(env, &args[6]);
+  }
+  napi_get_reference_value(env, dispatch, &fn);
+  napi_get_global(env, &global);
+  if (napi_call_function(env, global, fn, 7, args, nullptr) == napi_pending_exception) {
+    // The dispatcher threw: report it as any uncaught error, and answer the kernel so no reader hangs.
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+    if (r.unique && take(id)) WriteError(fd, r.unique, EIO);
+  }
 }
 
 Session* SessionOf(napi_env env, napi_value handle) {

@@ -1,16 +1,23 @@
-// One FUSE mount: the kernel connection (/dev/fuse), the thread that reads
-// it, and the queue that carries each request to JavaScript.
+// One FUSE mount: the kernel connection (/dev/fuse), read by the JavaScript
+// thread itself when libuv sees it readable, each request dispatched to
+// JavaScript at once.
 //
 // libfuse is used to mount and unmount only (its mount helpers know
 // fusermount3 and the mount options). The protocol itself is spoken here:
 // libfuse 3.14 answers INIT itself and knows no FUSE passthrough (7.40).
+//
+// No thread of its own: a reader thread handing requests to the JavaScript
+// thread cost two wakeups per request (the reader's, then JavaScript's), and
+// on a busy machine those context switches were most of the daemon's CPU for
+// small files (perf). Here one epoll wakeup reads every request waiting.
 #pragma once
 
 #include <node_api.h>
 
+#include <uv.h>
+
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
 struct fuse_session;
@@ -18,7 +25,7 @@ struct fuse_session;
 namespace cachalot {
 
 // The largest write the kernel may send (INIT's max_write) and so, with a
-// page for the headers, the read buffer of the loop thread. Reads are
+// page for the headers, the size of the buffer requests are read into. Reads are
 // limited by the same figure (max_pages), and fewer, larger requests are
 // what makes FUSE cheap.
 constexpr uint32_t kMaxWrite = 1u << 20;
@@ -47,7 +54,7 @@ enum PassthroughState : uint32_t {
   kPassthroughNoKernel = 2,   // the kernel does not offer it (older than 6.9, or built without it)
 };
 
-// One kernel request on its way from the loop thread to JavaScript.
+// One kernel request for JavaScript.
 struct Request {
   Op op;
   uint64_t unique = 0;  // 0 for requests that take no reply (forget) and for kInit/kEnded
@@ -63,10 +70,15 @@ struct Session {
   int fd = -1;                 // /dev/fuse
   bool wantPassthrough = false;
   std::string mountpoint;
-  std::thread loop;
-  napi_threadsafe_function tsfn = nullptr;
-  napi_ref self = nullptr;  // keeps the JS handle (and this struct) alive while the tsfn lives
-  bool unmounted = false;   // set on the JS thread; later replies are no-ops
+  napi_env env = nullptr;
+  napi_ref dispatch = nullptr;         // the JavaScript dispatcher
+  napi_async_context async = nullptr;  // requests run as callbacks of this async resource
+  uv_poll_t poll;                      // readable /dev/fuse
+  bool polling = false;
+  std::vector<char> buffer;            // one request at a time, reused
+  napi_ref self = nullptr;  // keeps the JS handle (and this struct) alive until the poll handle is closed
+  bool ended = false;       // the connection ended (kEnded dispatched)
+  bool unmounted = false;   // destroy() was called; later replies are no-ops
   // Requests handed to JavaScript and not answered yet, by id. Touched only
   // on the JS thread, so a reply for an unknown or answered id is refused
   // instead of answering a kernel request twice.
@@ -79,14 +91,14 @@ struct Session {
   bool releaseWhenWritten = false;
   void replyStarted() { repliesInFlight++; }
   void replyWritten();
-  // Lets the threadsafe function go, which frees the session once it drains.
+  // Stops reading, unmounts and frees libfuse's session; the JS handle may then go.
   void release();
 
   uint32_t track(uint64_t unique);
   // Takes the request for a reply; 0 when the id is not in flight.
   uint64_t take(uint32_t id);
-  // Posts a request to JavaScript; called on the loop thread.
-  void post(Request* request);
+  // Hands a request to JavaScript; on the JS thread, inside a callback scope.
+  void dispatchToJs(const Request& request);
 };
 
 // Registers mount/destroy on exports.
@@ -96,8 +108,8 @@ napi_value InitReplies(napi_env env, napi_value exports);
 // Registers backingOpen/backingClose on exports.
 napi_value InitPassthrough(napi_env env, napi_value exports);
 
-// Serves one request read from the connection: answers it here, or posts it
-// to JavaScript. Called on the loop thread; `bytes` is reused after it returns.
+// Serves one request read from the connection: answers it here, or hands it
+// to JavaScript. `bytes` is reused after it returns.
 void HandleRequest(Session* s, const char* bytes, size_t length);
 
 // Reads the Session behind a JS handle (an external); throws and returns null on a bad handle.
