@@ -1,5 +1,4 @@
 import { chmod, mkdir, rm, stat, statfs } from 'node:fs/promises';
-import { closeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes } from '../config/units';
@@ -10,6 +9,7 @@ import type { BlockBuffer, BufferPool } from './block-buffer';
 import { supportsDirectIo } from './direct-io';
 import { DiskIndex } from './disk-index';
 import { io } from '../io-addon';
+import { ObjectDescriptors } from './object-descriptors';
 import { blockIndexOf, ObjectFiles, objectKeyOf } from './object-files';
 import { SingleFlight } from './single-flight';
 import { TinyLfuPolicy } from './tiny-lfu';
@@ -54,6 +54,8 @@ type Settings = Required<DiskTierOptions>;
  * at most this much of the order, never a block.
  */
 const ACCESS_FLUSH_MS = 30_000;
+/** Whole objects' files kept open between their opens (object-descriptors.ts). */
+const OPEN_DESCRIPTORS = 1024;
 /** Blocks checked at once before an object's file is handed to the kernel. */
 const VERIFY_PARALLEL = 4;
 /** A failing disk fails every block: one log line per this interval is enough. */
@@ -112,6 +114,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
   private pinned = 0;
 
   private readonly files: ObjectFiles;
+  private readonly descriptors: ObjectDescriptors;
 
   private constructor(
     private readonly options: Settings,
@@ -120,6 +123,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     private readonly policy: TinyLfuPolicy,
   ) {
     this.files = new ObjectFiles(options.dir, options.blockSize, options.directIo);
+    this.descriptors = new ObjectDescriptors(OPEN_DESCRIPTORS, (objectKey, size) => this.files.openDescriptor(objectKey, size));
   }
 
   static async open(options: DiskTierOptions): Promise<DiskTier> {
@@ -249,17 +253,17 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
       if (!(await this.verifying.run(objectKey, () => this.verify(object, keys)))) return undefined;
     }
     // A block may have gone while this waited; from here on nothing can take one without seeing the hold.
-    const fd = complete() ? this.files.openDescriptor(objectKey, object.size) : undefined;
-    if (fd === undefined) return undefined;
+    const descriptor = complete() ? this.descriptors.acquire(objectKey, object.size) : undefined;
+    if (descriptor === undefined) return undefined;
     this.hold(objectKey, keys);
     let released = false;
     return {
-      fd,
+      fd: descriptor.fd,
       release: () => {
         if (released) return;
         released = true;
         this.unhold(objectKey, keys);
-        closeSync(fd);
+        this.descriptors.release(objectKey, descriptor);
       },
     };
   }
@@ -305,6 +309,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     await Promise.all(this.writes);
     await this.flushAccess();
     await Promise.all(this.deleting.values());
+    this.descriptors.closeAll();
     await this.index.close();
     this.lock.release();
   }
@@ -498,6 +503,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     const objectKey = objectKeyOf(key);
     this.verified.delete(objectKey);
     this.fresh.delete(objectKey);
+    this.descriptors.forget(objectKey);
     const held = this.held.get(objectKey);
     if (held) return this.dropObject(objectKey, held.blocks);
     this.policy.remove(key);
