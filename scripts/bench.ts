@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
 //                    [--json FILE] [--cold-origin]
-//                    [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
+//                    [--cachalot-arg ARG ...] [--baseline CHECKOUT] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
 //                    [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local]
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -29,7 +29,7 @@ import { RangeFetcher, originDirect, sdkRangeFetcher } from './bench/measure';
 import { ForeignCpu, machineBusySec, owned, procStats, selfCpuSec, since, sleep } from './bench/procs';
 import { DIGITS, MEASURES, MEASURE_UNIT, MEMORY_CHECK, Measure, Row, Sample, emptySamples, medianOf, ratioTable, ratios, summaryTable, toolTable } from './bench/report';
 import { Session } from './bench/session';
-import { TOOL_NAMES, Tool, ToolName, cachalotTool, fuseAvailable, installedVersion, localDir, rcloneTool, s3fsTool } from './bench/tools';
+import { TOOL_NAMES, Tool, ToolName, baselineTool, cachalotTool, fuseAvailable, installedVersion, localDir, rcloneTool, s3fsTool } from './bench/tools';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -57,6 +57,8 @@ interface Options {
   json?: string;
   coldOrigin: boolean;
   cachalotArgs: string[];
+  /** A checkout of an earlier build, measured beside this one (cold and cache flows). */
+  baseline?: string;
   cpuProf?: string;
   timeLimitMin: number;
   waitQuietSec: number;
@@ -73,6 +75,7 @@ function parseOptions(): Options {
       json: { type: 'string' },
       'cold-origin': { type: 'boolean', default: false },
       'cachalot-arg': { type: 'string', multiple: true, default: [] },
+      baseline: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'time-limit': { type: 'string', default: '20' },
       'wait-quiet': { type: 'string', default: '0' },
@@ -85,7 +88,7 @@ function parseOptions(): Options {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
-        '                        [--cold-origin] [--cachalot-arg ARG ...] [--cpu-prof DIR] [--time-limit MIN]\n' +
+        '                        [--cold-origin] [--cachalot-arg ARG ...] [--baseline CHECKOUT] [--cpu-prof DIR] [--time-limit MIN]\n' +
         '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local]\n' +
         '  --only cold: only the cold measurements (origin direct, cold seq, small files, ls -l)\n' +
         '  --only warm: only the cache ones (plain file, re-read, warm seq, warm small files, memory check),\n' +
@@ -93,7 +96,8 @@ function parseOptions(): Options {
         '  --only cluster: only the cluster ones (meta and cachalot nodes on this machine: the peer read\n' +
         "               beside the owner's own warm read; S3 traffic of 1, 2 and 3 nodes reading the same data)\n" +
         '  --only warmup: only origin direct and `cachalot warmup` of the big object (one mount; a 3-node cluster)\n' +
-        '  --only local: only warm reads from the disk tier (FUSE passthrough) beside the plain files\n',
+        '  --only local: only warm reads from the disk tier (FUSE passthrough) beside the plain files\n' +
+        '  --baseline CHECKOUT: also measure the cachalot built in another checkout (an earlier commit), beside this one\n',
     );
     process.exit(0);
   }
@@ -112,6 +116,7 @@ function parseOptions(): Options {
     json: values.json,
     coldOrigin: values['cold-origin']!,
     cachalotArgs: values['cachalot-arg']!,
+    baseline: values.baseline ? resolve(values.baseline) : undefined,
     cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined,
     timeLimitMin: int(values['time-limit']!, '--time-limit', 1, 120),
     waitQuietSec: int(values['wait-quiet']!, '--wait-quiet', 0, 3600),
@@ -172,7 +177,7 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0) notes.add('not running as root: dropping the page cache will fail (run as root for cold figures)');
   const versions = new Map<ToolName, string>();
   for (const name of options.tools) {
-    if (name === 'cachalot') continue;
+    if (name === 'cachalot' || name === 'cachalot baseline') continue;
     const version = await installedVersion(name);
     if (version) versions.set(name, version);
     else {
@@ -252,6 +257,7 @@ async function main(): Promise<number> {
     if (name === 'cachalot') tools.push(cachalotTool(ctx, options.cachalotArgs, options.cpuProf));
     else if (versions.has(name)) tools.push((name === 'rclone' ? rcloneTool : s3fsTool)(ctx, versions.get(name)!));
   }
+  if (options.baseline) tools.push(baselineTool(ctx, options.baseline));
   const { parts } = options;
   const rows: Row[] = tools.map((t) => ({ name: t.name, version: t.version, options: t.options, samples: emptySamples() }));
   const originRuns = ORIGIN_CONFIGS.map((c) => ({ ...c, label: `${c.client}, ${c.rangeBytes / MiB} MiB x ${c.parallel}`, samples: [] as Sample[] }));

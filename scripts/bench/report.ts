@@ -192,7 +192,7 @@ export function ratios(origin: Sample[], rows: Row[]): Ratio[] {
   const c = (m: Measure) => medianFor(rows, 'cachalot', m);
   const best = (m: Measure, higherIsBetter: boolean) =>
     rows
-      .filter((r) => r.name !== 'cachalot')
+      .filter((r) => r.name !== 'cachalot' && r.name !== 'cachalot baseline')
       .map((r) => ({ name: r.name, v: medianOf(r.samples[m]) }))
       .filter((x): x is { name: string; v: number } => x.v !== undefined)
       .sort((a, b) => (higherIsBetter ? b.v - a.v : a.v - b.v))[0];
@@ -203,6 +203,12 @@ export function ratios(origin: Sample[], rows: Row[]): Ratio[] {
   return [
     ratioOf(`cachalot cold seq / best of rclone, s3fs${of(bestSeq)}`, c('seq'), bestSeq?.v, ['>=', 1.0], 'MB/s'),
     ratioOf('cachalot cold seq / origin direct', c('seq'), medianOf(origin), ['>=', 0.9], 'MB/s'),
+    ...(rows.some((r) => r.name === 'cachalot baseline')
+      ? [
+          ratioOf('cachalot cold seq / the baseline build (--baseline)', c('seq'), medianFor(rows, 'cachalot baseline', 'seq'), undefined, 'MB/s'),
+          ratioOf('cachalot cold small files / the baseline build', c('small'), medianFor(rows, 'cachalot baseline', 'small'), undefined, 'files/s'),
+        ]
+      : []),
     ratioOf('cachalot `ls -l` time / s3fs `ls -l` time', c('ls'), medianFor(rows, 's3fs', 'ls'), ['<=', 0.5], 's', 2),
     ratioOf(`cachalot cold small files / best of rclone, s3fs${of(bestSmall)}`, c('small'), bestSmall?.v, undefined, 'files/s'),
     ratioOf(`cachalot \`ls -l\` time / fastest of rclone, s3fs${of(bestLs)}`, c('ls'), bestLs?.v, undefined, 's', 2),

@@ -12,7 +12,8 @@ import { endProcess, owned, track, unmountAny, waitForExit } from './procs';
 
 const exec = promisify(execFile);
 
-export type ToolName = 'cachalot' | 'rclone' | 's3fs';
+/** 'cachalot baseline': an earlier build of cachalot (--baseline DIR), for "no slower than before" in the same run. */
+export type ToolName = 'cachalot' | 'cachalot baseline' | 'rclone' | 's3fs';
 export const TOOL_NAMES: ToolName[] = ['cachalot', 'rclone', 's3fs'];
 
 /** A mount's directories, all under the run's work directory. */
@@ -123,15 +124,18 @@ export async function spawnFuseDaemon(label: string, command: string, args: stri
   return { mountpoint: dirs.mountpoint, pid, dirs, unmount: teardown };
 }
 
+/** Runs a cachalot command line: this checkout's, or the launcher of another (`--baseline`). */
+type Cli = (args: string[], env: NodeJS.ProcessEnv) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+
 /** `cachalot mount` as a user runs it (the daemon goes to the background); resolves once the mount answers. */
-async function cachalotBackground(env: NodeJS.ProcessEnv, args: string[], dirs: MountDirs): Promise<MountedTool> {
+async function cachalotBackground(env: NodeJS.ProcessEnv, args: string[], dirs: MountDirs, cli: Cli = runCli): Promise<MountedTool> {
   owned.assertOpen();
   owned.addMount(dirs.mountpoint);
-  const result = await runCli(['mount', `s3://${BUCKET}`, dirs.mountpoint, '--cache-dir', dirs.cacheDir, '--log-level', 'warn', ...args], env);
+  const result = await cli(['mount', `s3://${BUCKET}`, dirs.mountpoint, '--cache-dir', dirs.cacheDir, '--log-level', 'warn', ...args], env);
   const pid = Number(/\(pid (\d+)/.exec(result.stdout)?.[1] ?? 0);
   owned.addPid(pid);
   const teardown = async (keepCache = false) => {
-    await runCli(['unmount', dirs.mountpoint], env);
+    await cli(['unmount', dirs.mountpoint], env);
     if (!(await waitForExit(pid, 10_000))) await endProcess(pid);
     await unmountAny(dirs.mountpoint);
     owned.removePid(pid);
@@ -184,6 +188,32 @@ export function cachalotTool(ctx: ToolContext, extraArgs: string[], cpuProfileDi
         return undefined;
       }
     },
+  };
+}
+
+/**
+ * An earlier build of cachalot in another checkout (built there), mounted as
+ * the current one is: the same run's figure of "before".
+ */
+export function baselineTool(ctx: ToolContext, checkout: string): Tool {
+  const launcher = join(checkout, 'daemon', 'cachalot');
+  if (!existsSync(launcher)) throw new Error(`--baseline: no ${launcher} (a checkout built with scripts/setup.sh)`);
+  const head = execFileSync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  const cli: Cli = async (args, env) => {
+    try {
+      const { stdout, stderr } = await exec(launcher, args, { env, timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
+    }
+  };
+  return {
+    name: 'cachalot baseline',
+    version: `cachalot at git ${head} (${checkout})`,
+    options: '(defaults)',
+    programFiles: [],
+    mount: (reuse) => cachalotBackground(ctx.cachalotEnv, [], reuse ?? freshDirs(ctx, 'baseline'), cli),
   };
 }
 
