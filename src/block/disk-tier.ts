@@ -243,7 +243,7 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
     const { blockSize } = this.options;
     if (this.closed || object.size === 0) return undefined;
     const objectKey = objectKeyOf(blockKey({ ...object, index: 0 }));
-    const keys = Array.from({ length: Math.ceil(object.size / blockSize) }, (_, i) => `${objectKey}\0${i}`);
+    const keys = this.keysOf(objectKey, object.size);
     const complete = () => keys.every((key) => this.policy.has(key));
     if (!complete()) return undefined;
     if (!this.verified.has(objectKey)) {
@@ -337,6 +337,65 @@ export class DiskTier implements BlockCache, PinnedBlocks, LocalObjects {
         return entry ? this.index.put(key, { ...entry, lastAccess }).catch((err) => this.failed(err)) : undefined;
       }),
     );
+  }
+
+  async adoptObject(object: ObjectVersion, path: string, blockCrcs: number[]): Promise<void> {
+    await this.takeIn(object, (objectKey) => this.files.link(objectKey, path), blockCrcs);
+  }
+
+  async copyObject(from: ObjectVersion, to: ObjectVersion): Promise<void> {
+    if (from.size !== to.size) return;
+    const source = await this.openObject(from);
+    if (!source) return;
+    try {
+      const fromKey = objectKeyOf(blockKey({ ...from, index: 0 }));
+      const crcs = this.keysOf(fromKey, from.size).map((key) => this.index.get(key)?.crc32c);
+      if (crcs.some((crc) => crc === undefined)) return;
+      await this.takeIn(to, (objectKey) => this.files.link(objectKey, this.files.path(fromKey)), crcs as number[]);
+    } finally {
+      source.release();
+    }
+  }
+
+  /**
+   * Enters a whole object whose file `place` puts where its object key says:
+   * its blocks admitted at once (bytes this node wrote are wanted here:
+   * pushing out the least recently used if need be), listed with their
+   * checksums, and checked (they were computed as the bytes were written).
+   * Nothing changes when the tier holds some block of it already or cannot
+   * admit them all.
+   */
+  private async takeIn(object: ObjectVersion, place: (objectKey: string) => Promise<void>, blockCrcs: number[]): Promise<void> {
+    if (this.closed || object.size === 0) return;
+    const objectKey = objectKeyOf(blockKey({ ...object, index: 0 }));
+    const keys = this.keysOf(objectKey, object.size);
+    if (blockCrcs.length !== keys.length || keys.some((key) => this.policy.has(key))) return;
+    const lengthOf = (i: number) => Math.min(this.options.blockSize, object.size - i * this.options.blockSize);
+    const victims: string[] = [];
+    for (const [i, key] of keys.entries()) {
+      const pushed = this.policy.admit(key, lengthOf(i), true);
+      if (!pushed) {
+        keys.slice(0, i).forEach((admitted) => this.policy.remove(admitted));
+        return;
+      }
+      victims.push(...pushed);
+    }
+    try {
+      await Promise.all(victims.map((victim) => this.evict(victim)));
+      await this.deleting.get(objectKey);
+      await place(objectKey);
+      const now = Date.now();
+      await Promise.all(keys.map((key, i) => this.index.put(key, { length: lengthOf(i), crc32c: blockCrcs[i]!, lastAccess: now, pinned: this.pins.has(key) })));
+      for (const key of keys) if (this.pins.has(key)) this.policy.pin(key);
+      this.verified.add(objectKey);
+    } catch (err) {
+      this.failed(err);
+      await Promise.all(keys.map((key) => this.drop(key)));
+    }
+  }
+
+  private keysOf(objectKey: string, size: number): string[] {
+    return Array.from({ length: Math.ceil(size / this.options.blockSize) }, (_, i) => `${objectKey}\0${i}`);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlockBuffer } from './block-buffer';
 import { readDirectAt, writeDirectAt } from './direct-io';
@@ -98,6 +98,12 @@ export class ObjectFiles {
   async allocatedBytes(objectKey: string): Promise<number> {
     const info = await stat(this.path(objectKey)).catch(() => undefined);
     return info ? info.blocks * 512 : 0;
+  }
+
+  /** Links the file at `path` in as the object's (replacing a leftover of the same name). */
+  async link(objectKey: string, path: string): Promise<void> {
+    await this.remove(objectKey);
+    await link(path, this.path(objectKey));
   }
 
   async remove(objectKey: string): Promise<void> {

@@ -107,6 +107,15 @@ export interface LocalObjects {
    * while the daemon was down never reaches a reader); undefined otherwise.
    */
   openObject(object: ObjectVersion): Promise<ObjectFile | undefined>;
+  /**
+   * An object this node just wrote, whole in the file at `path` with the
+   * CRC32C of each block: the tier links the file in as the object's (the
+   * caller's name for it stays the caller's), if it admits the blocks. The
+   * file must not change after.
+   */
+  adoptObject(object: ObjectVersion, path: string, blockCrcs: number[]): Promise<void>;
+  /** The object was copied to `to` (a rename): the bytes cached for it serve the copy too, when it is whole here. */
+  copyObject(from: ObjectVersion, to: ObjectVersion): Promise<void>;
 }
 
 export interface TierStats {

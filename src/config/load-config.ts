@@ -70,6 +70,7 @@ export function loadMountConfig(sources: MountSources): MountConfig {
     fileMode: s.file_mode,
     dirMode: s.dir_mode,
     readOnly: s.read_only,
+    allowOverwrite: s.allow_overwrite,
     allowOther: s.allow_other,
     passthrough: s.passthrough,
     metrics: s.metrics,

@@ -29,6 +29,8 @@ export interface MountConfig {
   fileMode: number;
   dirMode: number;
   readOnly: boolean;
+  /** Files written may replace existing objects (open with O_TRUNC, rename onto one). */
+  allowOverwrite: boolean;
   allowOther: boolean;
   /** Hand files cached whole on disk to the kernel to read itself (FUSE passthrough), where the kernel allows. */
   passthrough: boolean;
@@ -100,7 +102,13 @@ export const MOUNT_SETTINGS = {
   file_mode: { schema: mode(), flag: '<mode>', help: 'permission bits of files, octal', default: '0644' },
   dir_mode: { schema: mode(), flag: '<mode>', help: 'permission bits of directories, octal', default: '0755' },
   allow_other: { schema: flag(), flag: 'switch', help: 'let other users use the mount (the daemon runs as root, training as another user)', default: false },
-  read_only: { schema: flag(), flag: 'switch', help: 'refuse every write (writes are not supported yet in any case: EROFS)', default: false },
+  read_only: { schema: flag(), flag: 'switch', help: 'mount read-only: every change answers EROFS', default: false },
+  allow_overwrite: {
+    schema: flag(),
+    flag: 'switch',
+    help: 'let files written through the mount replace existing objects (open with O_TRUNC, rename onto one); without it, EPERM',
+    default: false,
+  },
   passthrough: {
     schema: flag(),
     flag: 'off',

@@ -42,6 +42,7 @@ export function effectiveMountSettings(c: MountConfig): Shown {
     file_mode: octal(c.fileMode),
     dir_mode: octal(c.dirMode),
     read_only: c.readOnly,
+    allow_overwrite: c.allowOverwrite,
     allow_other: c.allowOther,
     passthrough: c.passthrough,
     metrics: c.metrics,

@@ -56,6 +56,15 @@ export class InodeTable {
     if (this.byPath.get(inode.path) === ino) this.byPath.delete(inode.path);
   }
 
+  /** The kernel moved a name (rename): its number now stands for the new path; what stood there before keeps its number, nameless. */
+  move(from: string, to: string): void {
+    const ino = this.byPath.get(from);
+    if (ino === undefined) return;
+    this.byPath.delete(from);
+    this.byPath.set(to, ino);
+    this.byIno.get(ino)!.path = to;
+  }
+
   /**
    * The next lookup of `path` gets a new number, its current one staying
    * with what the kernel holds of it (open files of an older version).

@@ -17,6 +17,24 @@ export const enum FuseOp {
   Readdir = 8,
   Releasedir = 9,
   Statfs = 10,
+  /** ino: parent, name, size: mode, flags: open flags. */
+  Create = 11,
+  /** fh, offset, data. */
+  Write = 12,
+  /** fh, pid: the process closing a descriptor of the file. */
+  Flush = 13,
+  Fsync = 14,
+  /** ino, fh (0: none), flags: the kernel's FATTR_* bits, size: the new size with FATTR_SIZE. */
+  Setattr = 15,
+  /** ino: parent, name, size: mode. */
+  Mkdir = 16,
+  /** ino: parent, name. */
+  Unlink = 17,
+  Rmdir = 18,
+  /** ino: parent, name, fh: the new parent, name2: the new name, flags: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4). */
+  Rename = 19,
+  /** ino: parent, name, size: mode. */
+  Mknod = 20,
   /** INIT was answered: `size` is the protocol's minor version in use, `ino` a PassthroughState. */
   Init = 98,
   /** The kernel connection ended (unmounted here or from outside); call destroy(). */
@@ -34,10 +52,22 @@ export const enum PassthroughState {
 
 /**
  * ino/fh are the request's inode and file handle; size is the byte count of a
- * read or readdir, the lookup count of a forget, or the flags of an open;
- * name is set for lookups.
+ * read or readdir, the lookup count of a forget, the flags of an open, or a
+ * mode; name, flags, data, name2 and pid as FuseOp says for each op.
  */
-export type Dispatch = (op: FuseOp, id: number, ino: number, fh: number, size: number, offset: number, name: string | undefined) => void;
+export type Dispatch = (
+  op: FuseOp,
+  id: number,
+  ino: number,
+  fh: number,
+  size: number,
+  offset: number,
+  name: string | undefined,
+  flags: number,
+  data: Buffer | undefined,
+  name2: string | undefined,
+  pid: number,
+) => void;
 
 declare const sessionBrand: unique symbol;
 export type SessionHandle = { readonly [sessionBrand]: true };
@@ -59,6 +89,9 @@ export interface NativeFuse {
   replyAttr(session: SessionHandle, id: number, ...stat: [...StatArgs, attrTimeoutSec: number]): boolean;
   /** backingId > 0 (from backingOpen): the kernel reads this open file from that backing file itself. */
   replyOpen(session: SessionHandle, id: number, fh: number, keepCache: boolean, backingId: number): boolean;
+  /** A new file's entry and its open file, in one reply. */
+  replyCreate(session: SessionHandle, id: number, ...entry: [...StatArgs, entryTimeoutSec: number, attrTimeoutSec: number, fh: number, keepCache: boolean, backingId: number]): boolean;
+  replyWrite(session: SessionHandle, id: number, bytes: number): boolean;
   /**
    * Registers an open file descriptor as a passthrough backing file; throws
    * an Error whose code is the errno's name (EPERM without CAP_SYS_ADMIN).

@@ -5,7 +5,12 @@ import { mountFuse, FuseMount } from '../fuse/fuse-adapter';
 import { createObjectStore } from '../object/create-object-store';
 import type { Logger } from '../obs/logger';
 import { Metrics } from '../obs/metrics';
+import { Slots } from '../block/slots';
+import type { LocalObjects } from '../block/types';
+import type { ObjectStore } from '../object/types';
 import { HeldBlocks } from '../vfs/held-blocks';
+import { ObjectWrites } from '../vfs/object-writes';
+import { UploadJournal } from '../vfs/upload-journal';
 import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
 import { serveControl } from '../control/control-server';
@@ -88,11 +93,13 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   metrics.trackCache(() => blocks.cache.stats());
   metrics.trackBlockMemory(blocks.pool);
   const startedAt = Date.now();
+  const writes = config.readOnly ? undefined : await openWrites(config, store, namespace, blocks.local, metrics, log);
   const vfs = new ObjectVfs(
     namespace,
     held,
     { ...config, readaheadMax: config.memory.readaheadMax, log, onOpenFilesChange: (n) => metrics.openFiles.set(n) },
     blocks.local,
+    writes,
   );
   const passthrough = passthroughPlan(config, blocks.local !== undefined);
   if (!passthrough.status.enabled) log.info({ reason: passthrough.status.reason }, 'FUSE passthrough off; reads go through the daemon');
@@ -121,6 +128,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
         fsName: `cachalot:${config.bucket}/${config.prefix}`,
         attrTimeoutSec: attrTimeoutSec(config.metadataTtlMs),
         allowOther: config.allowOther,
+        readOnly: config.readOnly,
         passthrough: passthrough.status.enabled,
         onPassthrough: (enabled, reason) => {
           passthrough.status = { enabled, reason };
@@ -190,6 +198,32 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   };
 
   return { stop, ended, metrics, reconfigure };
+}
+
+/** Parts being sent at once, all files being written together. */
+const UPLOADS_IN_FLIGHT = 16;
+
+/**
+ * The write side: files being written are spooled under the cache dir,
+ * where uploads a killed daemon left are aborted first (docs/WRITES.md).
+ */
+async function openWrites(config: MountConfig, store: ObjectStore, namespace: Namespace, local: LocalObjects | undefined, metrics: Metrics, log: Logger): Promise<ObjectWrites> {
+  const journal = await UploadJournal.open(config.cacheDir, store, log);
+  return new ObjectWrites(namespace, {
+    bucket: config.bucket,
+    store,
+    journal,
+    uploads: new Slots(UPLOADS_IN_FLIGHT),
+    blockSize: config.blockSize,
+    allowOverwrite: config.allowOverwrite,
+    log,
+    local,
+    onPart: (bytes) => {
+      metrics.uploadParts.inc();
+      metrics.uploadBytes.inc(bytes);
+    },
+    onUpload: (outcome) => metrics.uploads.inc({ outcome }),
+  });
 }
 
 /**

@@ -18,6 +18,12 @@ export interface MountStats {
   tiers: TierStats[];
   s3: { getRequests: number; getBytes: number; headRequests: number; listRequests: number; errors: number; retries: number };
   reads: { bytes: number; openFiles: number };
+  /**
+   * Files written through the mount: bytes written, files by outcome
+   * (stored in S3, failed with EIO, dropped), and the parts and single PUTs
+   * sent for them with their bytes (docs/WRITES.md).
+   */
+  writes: { bytes: number; files: { completed: number; failed: number; aborted: number }; parts: number; partBytes: number };
   /** FUSE passthrough: whether new opens may use it now (reason: why not), and how many did (docs/CACHE.md). */
   passthrough: PassthroughStatus & { opens: number };
   /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
@@ -76,6 +82,7 @@ export async function mountStats(
     },
     reads: { bytes: await total(metrics.readBytes), openFiles: (await metrics.openFiles.get()).values[0]?.value ?? 0 },
     passthrough: { ...passthrough, opens: await total(metrics.passthroughOpens) },
+    writes: await writeFigures(metrics),
     cluster: member?.status(),
     ...(member ? await clusterFigures(metrics, blocks.suspects()) : {}),
   };
@@ -104,6 +111,16 @@ export async function nodeReport({ cache, suspects }: FigureSources, metrics: Me
 
 async function clusterFigures(metrics: Metrics, suspects: Suspect[]): Promise<Pick<MountStats, 'peers' | 'listings'>> {
   return { peers: { ...(await peerFigures(metrics)), suspects }, listings: await listingFigures(metrics) };
+}
+
+async function writeFigures(metrics: Metrics): Promise<MountStats['writes']> {
+  const files = await byLabel(metrics.uploads, 'outcome');
+  return {
+    bytes: await total(metrics.writtenBytes),
+    files: { completed: files.completed ?? 0, failed: files.failed ?? 0, aborted: files.aborted ?? 0 },
+    parts: await total(metrics.uploadParts),
+    partBytes: await total(metrics.uploadBytes),
+  };
 }
 
 async function listingFigures(metrics: Metrics): Promise<NonNullable<MountStats['listings']>> {

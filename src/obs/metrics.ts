@@ -20,6 +20,15 @@ export class Metrics {
   });
   readonly readaheadBytes = new Gauge({ name: 'cachalot_readahead_bytes', help: 'Bytes of blocks held by open files (prefetched or being read), each block counted once', registers: [this.registry] });
   readonly openFiles = new Gauge({ name: 'cachalot_open_files', help: 'Open file handles', registers: [this.registry] });
+  readonly writtenBytes = new Counter({ name: 'cachalot_written_bytes_total', help: 'Bytes written to files through FUSE', registers: [this.registry] });
+  readonly uploads = new Counter({
+    name: 'cachalot_upload_files_total',
+    help: 'Files written through the mount, by outcome: completed (stored in S3), failed (S3 would not take it: EIO), aborted (dropped: the writer was killed, or wrote out of order)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly uploadParts = new Counter({ name: 'cachalot_upload_parts_total', help: 'Parts (and single PUTs) sent for files written through the mount', registers: [this.registry] });
+  readonly uploadBytes = new Counter({ name: 'cachalot_upload_bytes_total', help: 'Bytes of those parts and PUTs', registers: [this.registry] });
   readonly passthroughOpens = new Counter({
     name: 'cachalot_passthrough_opens_total',
     help: 'Opens answered with FUSE passthrough: the kernel reads the file cached on disk itself, without the daemon',

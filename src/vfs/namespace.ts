@@ -40,7 +40,7 @@ interface Lookup {
   expiresAt: number;
 }
 
-const DIR: DirNode = { kind: 'dir' };
+export const DIR: DirNode = { kind: 'dir' };
 /** A listing is paged; a folder this large is not a filesystem any more. */
 const MAX_LIST_PAGES = 100_000;
 /** Targeted lookups in one folder after which the folder is listed instead. */
@@ -117,6 +117,43 @@ export class Namespace {
     return this.listFlights.run(path, () => this.listRemote(path));
   }
 
+  /**
+   * What this node itself just did to a path (stored a file, made a folder,
+   * deleted one or the other): known at once, for the TTL, by lookups and by
+   * the parent folder's listing if it is cached.
+   */
+  record(path: string, node: Node | undefined): void {
+    this.remember(this.lookups, path, { node, expiresAt: this.now() + (node ? this.options.ttlMs : this.options.negativeTtlMs) });
+    const { parent, name } = splitPath(path);
+    const listing = this.listings.get(parent);
+    if (!listing) return;
+    if (node) {
+      if (!listing.entries.has(name)) this.cachedNames++;
+      listing.entries.set(name, node);
+    } else if (listing.entries.delete(name)) {
+      this.cachedNames--;
+    }
+  }
+
+  /**
+   * Another node changed what the folder with this key prefix holds ("" or
+   * the root prefix: the mount's root): its listing, and what was looked up
+   * in it, are asked of S3 again. Folders outside this mount are ignored.
+   */
+  folderChanged(folderKey: string): void {
+    const { rootPrefix } = this.options;
+    if (!folderKey.startsWith(rootPrefix)) return;
+    const path = folderKey === rootPrefix ? '/' : '/' + folderKey.slice(rootPrefix.length, -1);
+    this.forget(this.listings, path);
+    const inside = path === '/' ? '/' : path + '/';
+    for (const known of [...this.lookups.keys()]) if (known.startsWith(inside) && !known.slice(inside.length).includes('/')) this.forget(this.lookups, known);
+  }
+
+  /** The key of a path, and of the folder marker ("dir/") of a folder path. */
+  keyOf(path: string): string {
+    return this.options.rootPrefix + path.slice(1);
+  }
+
   /** Forgets what is known of one path, e.g. after its object changed under a reader. */
   invalidate(path: string): void {
     this.forget(this.lookups, path);
@@ -191,10 +228,6 @@ export class Namespace {
     this.options.log.warn({ key }, message);
   }
 
-  private keyOf(path: string): string {
-    return this.options.rootPrefix + path.slice(1);
-  }
-
   /** Inserts and, past the bound, forgets the oldest entries (Map order is insertion order). */
   private remember<T extends Listing | Lookup>(map: Map<string, T>, path: string, value: T): void {
     this.forget(map, path);
@@ -221,7 +254,7 @@ export class Namespace {
  * same-size overwrite within one second would keep serving the old pages:
  * the ETag's hash goes into the milliseconds, which S3 never uses.
  */
-function fileNode(object: ObjectInfo): FileNode {
+export function fileNode(object: ObjectInfo): FileNode {
   let hash = 0;
   for (let i = 0; i < object.etag.length; i++) hash = (Math.imul(hash, 31) + object.etag.charCodeAt(i)) | 0;
   const seconds = Math.floor(object.lastModified.getTime() / 1000) * 1000;

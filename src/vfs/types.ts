@@ -2,7 +2,24 @@
  * The VFS contract: POSIX semantics over paths, independent of FUSE. The FUSE
  * adapter calls these and maps VfsError.errno to the kernel's numbers.
  */
-export type Errno = 'ENOENT' | 'EIO' | 'EROFS' | 'EISDIR' | 'ENOTDIR' | 'EBADF' | 'EACCES' | 'EINVAL' | 'ENOTCONN';
+export type Errno =
+  | 'ENOENT'
+  | 'EIO'
+  | 'EROFS'
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'EBADF'
+  | 'EACCES'
+  | 'EINVAL'
+  | 'ENOTCONN'
+  | 'EEXIST'
+  | 'ENOTEMPTY'
+  | 'EPERM'
+  | 'ENOTSUP'
+  | 'EXDEV'
+  | 'EBUSY'
+  | 'ENOSPC'
+  | 'ENAMETOOLONG';
 
 export class VfsError extends Error {
   constructor(
@@ -49,6 +66,14 @@ export interface OpenFile {
   localFd?: number;
 }
 
+/** Which attributes a setattr changes (the kernel's FATTR_* bits that matter here). */
+export interface SetattrRequest {
+  /** FATTR_SIZE: the new size. */
+  size?: number;
+  /** An open handle of the file, when the change came through one (ftruncate). */
+  handle?: number;
+}
+
 /** What one read returns: views of the blocks that hold the bytes, back to back, held until release() (once). */
 export interface ReadSlices {
   buffers: Buffer[];
@@ -64,6 +89,29 @@ export interface Vfs {
   /** The bytes read (none at end of file), as views of cached blocks held until release(). */
   read(handle: number, length: number, position: number): Promise<ReadSlices>;
   release(handle: number): Promise<void>;
+  /**
+   * A new file, open for writing: written sequentially, stored in S3 when
+   * closed (flush) or fsync'd. Existing: EEXIST with `exclusive`, else as
+   * open with O_TRUNC.
+   */
+  create(path: string, flags: number): Promise<OpenFile>;
+  /** Appends data at `position`, which must be where the file ends (ENOTSUP otherwise); bytes taken. */
+  write(handle: number, data: Buffer, position: number): Promise<number>;
+  /**
+   * A descriptor of the handle was closed by process `pid`: what was written
+   * is stored in S3 before this resolves (EIO if it cannot be), unless the
+   * process was killed, which drops it.
+   */
+  flush(handle: number, pid: number): Promise<void>;
+  /** What was written is stored in S3 before this resolves. */
+  fsync(handle: number): Promise<void>;
+  /** Sizes, modes, owners and times: the new attributes (modes, owners and times are the mount's: accepted, not kept). */
+  setattr(path: string, request: SetattrRequest): Promise<Attr>;
+  mkdir(path: string): Promise<Attr>;
+  unlink(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  /** Files only (EXDEV for folders); not atomic: a copy, then a delete. `noReplace`: EEXIST when `to` exists. */
+  rename(from: string, to: string, noReplace: boolean): Promise<void>;
   statfs(): StatFs;
   /**
    * Shutting down: refuses new opens from now on (ENOTCONN, as a mount whose daemon is gone) and resolves

@@ -116,14 +116,14 @@ export async function putObjects(s3: S3Fixture, bucket: string, objects: Iterabl
 }
 
 /** Mount entries of the kernel's table (this process's namespace), read here rather than through src/. */
-export function mountTable(): Array<{ source: string; target: string; type: string }> {
+export function mountTable(): Array<{ source: string; target: string; type: string; options: string }> {
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {
-      const [source, target, type] = line.split(' ');
-      return { source: unescape(source), target: unescape(target), type };
+      const [source, target, type, options] = line.split(' ');
+      return { source: unescape(source), target: unescape(target), type, options };
     });
 }
 

@@ -173,6 +173,86 @@ struct ReadIn {
   uint32_t padding;
 };
 
+struct CreateIn {
+  uint32_t flags;
+  uint32_t mode;
+  uint32_t umask;
+  uint32_t open_flags;
+};
+
+struct MknodIn {
+  uint32_t mode;
+  uint32_t rdev;
+  uint32_t umask;
+  uint32_t padding;
+};
+
+struct MkdirIn {
+  uint32_t mode;
+  uint32_t umask;
+};
+
+struct RenameIn {
+  uint64_t newdir;
+};
+
+struct Rename2In {
+  uint64_t newdir;
+  uint32_t flags;
+  uint32_t padding;
+};
+
+struct WriteIn {
+  uint64_t fh;
+  uint64_t offset;
+  uint32_t size;
+  uint32_t write_flags;
+  uint64_t lock_owner;
+  uint32_t flags;
+  uint32_t padding;
+};
+
+struct WriteOut {
+  uint32_t size;
+  uint32_t padding;
+};
+
+struct FlushIn {
+  uint64_t fh;
+  uint32_t unused;
+  uint32_t padding;
+  uint64_t lock_owner;
+};
+
+struct FsyncIn {
+  uint64_t fh;
+  uint32_t fsync_flags;
+  uint32_t padding;
+};
+
+struct SetattrIn {
+  uint32_t valid;
+  uint32_t padding;
+  uint64_t fh;
+  uint64_t size;
+  uint64_t lock_owner;
+  uint64_t atime;
+  uint64_t mtime;
+  uint64_t ctime;
+  uint32_t atimensec;
+  uint32_t mtimensec;
+  uint32_t ctimensec;
+  uint32_t mode;
+  uint32_t unused4;
+  uint32_t uid;
+  uint32_t gid;
+  uint32_t unused5;
+};
+
+// SetattrIn.valid bits.
+constexpr uint32_t kSetattrSize = 1u << 3;
+constexpr uint32_t kSetattrFh = 1u << 6;
+
 struct ReleaseIn {
   uint64_t fh;
   uint32_t flags;
@@ -243,6 +323,8 @@ static_assert(sizeof(AttrOut) == 104, "fuse_attr_out");
 static_assert(sizeof(OpenOut) == 16, "fuse_open_out");
 static_assert(sizeof(ReadIn) == 40, "fuse_read_in");
 static_assert(sizeof(Kstatfs) == 80, "fuse_kstatfs");
+static_assert(sizeof(WriteIn) == 40, "fuse_write_in");
+static_assert(sizeof(SetattrIn) == 88, "fuse_setattr_in");
 static_assert(sizeof(InitIn) == 64, "fuse_init_in");
 static_assert(sizeof(InitOut) == 64, "fuse_init_out");
 static_assert(sizeof(BackingMap) == 16, "fuse_backing_map");

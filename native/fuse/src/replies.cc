@@ -20,7 +20,7 @@ namespace {
 
 using namespace kernel;
 
-constexpr size_t kMaxArgs = 12;
+constexpr size_t kMaxArgs = 14;
 
 // The call's arguments: the session handle, the request id, then numbers.
 struct Call {
@@ -97,16 +97,54 @@ napi_value ReplyErr(napi_env env, napi_callback_info info) {
   return c.result(WriteError(c.session->fd, c.unique, static_cast<int>(c.number(2))));
 }
 
-// replyEntry(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, entryTimeout, attrTimeout)
-napi_value ReplyEntry(napi_env env, napi_callback_info info) {
-  Call c(env, info, 11);
-  if (!c.unique) return c.result(-1);
+// An entry from (ino, mode, size, mtimeMs, uid, gid, nlink, entryTimeout, attrTimeout) at argv[2..10].
+EntryOut EntryFrom(Call& c) {
   EntryOut e{};
   e.attr = AttrFrom(c, 2);
   e.nodeid = e.attr.ino;
   SplitSeconds(c.number(9), e.entry_valid, e.entry_valid_nsec);
   SplitSeconds(c.number(10), e.attr_valid, e.attr_valid_nsec);
-  return c.send(e);
+  return e;
+}
+
+// An open reply from (fh, keepCache, backingId) at argv[first..]: a backing id
+// (from backingOpen) makes the kernel read the file from that backing file itself.
+OpenOut OpenFrom(Call& c, size_t first) {
+  OpenOut out{};
+  out.fh = static_cast<uint64_t>(c.number(first));
+  bool keep = false;
+  napi_get_value_bool(c.env, c.argv[first + 1], &keep);
+  out.backing_id = static_cast<int32_t>(c.number(first + 2));
+  // The kernel refuses KEEP_CACHE with passthrough: the FUSE inode's page
+  // cache is not used at all then.
+  out.open_flags = out.backing_id > 0 ? kOpenPassthrough : (keep ? kOpenKeepCache : 0);
+  return out;
+}
+
+// replyEntry(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, entryTimeout, attrTimeout)
+napi_value ReplyEntry(napi_env env, napi_callback_info info) {
+  Call c(env, info, 11);
+  if (!c.unique) return c.result(-1);
+  return c.send(EntryFrom(c));
+}
+
+// replyCreate(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, entryTimeout, attrTimeout, fh, keepCache, backingId)
+napi_value ReplyCreate(napi_env env, napi_callback_info info) {
+  Call c(env, info, 14);
+  if (!c.unique) return c.result(-1);
+  struct {
+    EntryOut entry;
+    OpenOut open;
+  } out{EntryFrom(c), OpenFrom(c, 11)};
+  return c.send(out);
+}
+
+// replyWrite(handle, id, bytesWritten)
+napi_value ReplyWrite(napi_env env, napi_callback_info info) {
+  Call c(env, info, 3);
+  if (!c.unique) return c.result(-1);
+  WriteOut out{static_cast<uint32_t>(c.number(2)), 0};
+  return c.send(out);
 }
 
 // replyAttr(handle, id, ino, mode, size, mtimeMs, uid, gid, nlink, attrTimeout)
@@ -119,20 +157,11 @@ napi_value ReplyAttr(napi_env env, napi_callback_info info) {
   return c.send(out);
 }
 
-// replyOpen(handle, id, fh, keepCache, backingId): a backing id (from
-// backingOpen) makes the kernel read the file from that backing file itself.
+// replyOpen(handle, id, fh, keepCache, backingId)
 napi_value ReplyOpen(napi_env env, napi_callback_info info) {
   Call c(env, info, 5);
   if (!c.unique) return c.result(-1);
-  OpenOut out{};
-  out.fh = static_cast<uint64_t>(c.number(2));
-  bool keep = false;
-  napi_get_value_bool(env, c.argv[3], &keep);
-  out.backing_id = static_cast<int32_t>(c.number(4));
-  // The kernel refuses KEEP_CACHE with passthrough: the FUSE inode's page
-  // cache is not used at all then.
-  out.open_flags = out.backing_id > 0 ? kOpenPassthrough : (keep ? kOpenKeepCache : 0);
-  return c.send(out);
+  return c.send(OpenFrom(c, 2));
 }
 
 // One read reply on its way to the kernel from a libuv worker thread.
@@ -265,6 +294,8 @@ napi_value InitReplies(napi_env env, napi_value exports) {
   Export(env, exports, "replyEntry", ReplyEntry);
   Export(env, exports, "replyAttr", ReplyAttr);
   Export(env, exports, "replyOpen", ReplyOpen);
+  Export(env, exports, "replyCreate", ReplyCreate);
+  Export(env, exports, "replyWrite", ReplyWrite);
   Export(env, exports, "replyBuffers", ReplyBuffers);
   Export(env, exports, "replyStatfs", ReplyStatfs);
   Export(env, exports, "replyDir", ReplyDir);

@@ -24,34 +24,43 @@ void Post(Session* s, Op op, const InHeader& h, uint64_t fh = 0, uint64_t size =
   s->dispatchToJs(Request{op, h.unique, h.nodeid, fh, size, offset, {}});
 }
 
-// Answers what JavaScript does not serve. Writes are refused as on a
-// read-only filesystem. ENOSYS is the protocol's "never ask again" and is
-// answered on purpose where that is the meaning wanted: ACCESS (permission
-// bits decide), xattrs (the user sees EOPNOTSUPP), POLL, LSEEK, BMAP and
-// STATX (the kernel's generic code serves them); and for opcodes we do not
-// know.
+// The NUL-terminated name at bytes[at, length): false when there is none; `at` moves past it.
+bool NameAt(const char* bytes, size_t length, size_t& at, std::string& out) {
+  if (at >= length) return false;
+  size_t n = strnlen(bytes + at, length - at);
+  if (n == length - at) return false;
+  out.assign(bytes + at, n);
+  at += n + 1;
+  return true;
+}
+
+// A request whose argument struct T is followed by a name (create, mkdir, mknod).
+template <typename T>
+bool ArgAndName(const InHeader& h, const char* bytes, size_t length, const T*& arg, std::string& name) {
+  arg = Arg<T>(h, bytes, length);
+  size_t at = sizeof h + sizeof(T);
+  return arg != nullptr && NameAt(bytes, length, at, name);
+}
+
+// Answers what JavaScript does not serve. Objects have no links (EPERM, as
+// filesystems without them answer) and no preallocation, server-side range
+// copy or anonymous files (EOPNOTSUPP: the kernel and cp fall back to plain
+// writes). ENOSYS is the protocol's "never ask again" and is answered on
+// purpose where that is the meaning wanted: ACCESS (permission bits decide),
+// xattrs (the user sees EOPNOTSUPP), POLL, LSEEK, BMAP and STATX (the
+// kernel's generic code serves them); and for opcodes we do not know.
 int LocalAnswer(uint32_t opcode) {
   switch (opcode) {
-    case kernel::kFlush:
-    case kernel::kFsync:
     case kernel::kFsyncdir:
       return 0;
-    case kernel::kSetattr:
     case kernel::kSymlink:
-    case kernel::kMknod:
-    case kernel::kMkdir:
-    case kernel::kUnlink:
-    case kernel::kRmdir:
-    case kernel::kRename:
-    case kernel::kRename2:
     case kernel::kLink:
-    case kernel::kWrite:
-    case kernel::kCreate:
+      return EPERM;
     case kernel::kFallocate:
     case kernel::kCopyFileRange:
     case kernel::kCopyFileRange64:
     case kernel::kTmpfile:
-      return EROFS;
+      return EOPNOTSUPP;
     case kernel::kReadlink:
       return EINVAL;  // there are no symlinks
     case kernel::kIoctl:
@@ -103,7 +112,86 @@ void HandleRequest(Session* s, const char* bytes, size_t length) {
     case kernel::kGetattr:
       return Post(s, Op::kGetattr, h);
     case kernel::kOpen:
-      if (auto* in = Arg<kernel::OpenIn>(h, bytes, length)) return Post(s, Op::kOpen, h, 0, in->flags);
+      if (auto* in = Arg<kernel::OpenIn>(h, bytes, length)) {
+        Request r{Op::kOpen, h.unique, h.nodeid, 0, in->flags, 0, {}};
+        r.pid = h.pid;
+        return s->dispatchToJs(r);
+      }
+      break;
+    case kernel::kCreate: {
+      const kernel::CreateIn* in;
+      Request r{Op::kCreate, h.unique, h.nodeid, 0, 0, 0, {}};
+      if (!ArgAndName(h, bytes, length, in, r.name)) break;
+      r.size = in->mode;
+      r.flags = in->flags;
+      return s->dispatchToJs(r);
+    }
+    case kernel::kMknod: {
+      const kernel::MknodIn* in;
+      Request r{Op::kMknod, h.unique, h.nodeid, 0, 0, 0, {}};
+      if (!ArgAndName(h, bytes, length, in, r.name)) break;
+      r.size = in->mode;
+      return s->dispatchToJs(r);
+    }
+    case kernel::kMkdir: {
+      const kernel::MkdirIn* in;
+      Request r{Op::kMkdir, h.unique, h.nodeid, 0, 0, 0, {}};
+      if (!ArgAndName(h, bytes, length, in, r.name)) break;
+      r.size = in->mode;
+      return s->dispatchToJs(r);
+    }
+    case kernel::kUnlink:
+    case kernel::kRmdir: {
+      Request r{h.opcode == kernel::kUnlink ? Op::kUnlink : Op::kRmdir, h.unique, h.nodeid, 0, 0, 0, {}};
+      size_t at = sizeof h;
+      if (!NameAt(bytes, length, at, r.name)) break;
+      return s->dispatchToJs(r);
+    }
+    case kernel::kRename:
+    case kernel::kRename2: {
+      Request r{Op::kRename, h.unique, h.nodeid, 0, 0, 0, {}};
+      size_t at = sizeof h;
+      if (h.opcode == kernel::kRename) {
+        auto* in = Arg<kernel::RenameIn>(h, bytes, length);
+        if (!in) break;
+        r.fh = in->newdir;
+        at += sizeof *in;
+      } else {
+        auto* in = Arg<kernel::Rename2In>(h, bytes, length);
+        if (!in) break;
+        r.fh = in->newdir;
+        r.flags = in->flags;
+        at += sizeof *in;
+      }
+      if (!NameAt(bytes, length, at, r.name) || !NameAt(bytes, length, at, r.name2)) break;
+      return s->dispatchToJs(r);
+    }
+    case kernel::kWrite:
+      if (auto* in = Arg<kernel::WriteIn>(h, bytes, length)) {
+        size_t at = sizeof h + sizeof *in;
+        if (length - at < in->size) break;
+        Request r{Op::kWrite, h.unique, h.nodeid, in->fh, in->size, static_cast<int64_t>(in->offset), {}};
+        r.data = bytes + at;
+        r.dataLength = in->size;
+        return s->dispatchToJs(r);
+      }
+      break;
+    case kernel::kFlush:
+      if (auto* in = Arg<kernel::FlushIn>(h, bytes, length)) {
+        Request r{Op::kFlush, h.unique, h.nodeid, in->fh, 0, 0, {}};
+        r.pid = h.pid;
+        return s->dispatchToJs(r);
+      }
+      break;
+    case kernel::kFsync:
+      if (auto* in = Arg<kernel::FsyncIn>(h, bytes, length)) return Post(s, Op::kFsync, h, in->fh);
+      break;
+    case kernel::kSetattr:
+      if (auto* in = Arg<kernel::SetattrIn>(h, bytes, length)) {
+        Request r{Op::kSetattr, h.unique, h.nodeid, (in->valid & kernel::kSetattrFh) ? in->fh : 0, in->size, 0, {}};
+        r.flags = in->valid;
+        return s->dispatchToJs(r);
+      }
       break;
     case kernel::kRead:
       if (auto* in = Arg<kernel::ReadIn>(h, bytes, length)) return Post(s, Op::kRead, h, in->fh, in->size, static_cast<int64_t>(in->offset));

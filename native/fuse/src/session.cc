@@ -202,21 +202,29 @@ void Session::dispatchToJs(const Request& r) {
   // A request read after destroy() has no one to answer it: its connection is going.
   if (unmounted) return;
   uint32_t id = r.unique ? track(r.unique) : 0;
-  napi_value args[7], fn, global;
+  napi_value args[11], fn, global;
   napi_create_int32(env, static_cast<int32_t>(r.op), &args[0]);
   napi_create_uint32(env, id, &args[1]);
   napi_create_double(env, static_cast<double>(r.ino), &args[2]);
   napi_create_double(env, static_cast<double>(r.fh), &args[3]);
   napi_create_double(env, static_cast<double>(r.size), &args[4]);
   napi_create_double(env, static_cast<double>(r.offset), &args[5]);
-  if (r.op == Op::kLookup) {
-    napi_create_string_utf8(env, r.name.data(), r.name.size(), &args[6]);
-  } else {
-    napi_get_undefined(env, &args[6]);
-  }
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  auto text = [&](const std::string& value, napi_value& out) {
+    if (value.empty()) out = undefined;
+    else napi_create_string_utf8(env, value.data(), value.size(), &out);
+  };
+  text(r.name, args[6]);
+  napi_create_uint32(env, r.flags, &args[7]);
+  // The bytes of a write are copied out of the read buffer, which the next request reuses.
+  if (r.data) napi_create_buffer_copy(env, r.dataLength, r.data, nullptr, &args[8]);
+  else args[8] = undefined;
+  text(r.name2, args[9]);
+  napi_create_uint32(env, r.pid, &args[10]);
   napi_get_reference_value(env, dispatch, &fn);
   napi_get_global(env, &global);
-  if (napi_call_function(env, global, fn, 7, args, nullptr) == napi_pending_exception) {
+  if (napi_call_function(env, global, fn, 11, args, nullptr) == napi_pending_exception) {
     // The dispatcher threw: report it as any uncaught error, and answer the kernel so no reader hangs.
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);

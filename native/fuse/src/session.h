@@ -43,6 +43,16 @@ enum class Op : int32_t {
   kReaddir = 8,
   kReleasedir = 9,
   kStatfs = 10,
+  kCreate = 11,   // ino: parent, name, size: mode, flags: open flags
+  kWrite = 12,    // fh, offset, data
+  kFlush = 13,    // fh, pid: the process closing a descriptor of the file
+  kFsync = 14,    // fh
+  kSetattr = 15,  // ino, fh, flags: which fields (FATTR_*), size: the new size with FATTR_SIZE
+  kMkdir = 16,    // ino: parent, name, size: mode
+  kUnlink = 17,   // ino: parent, name
+  kRmdir = 18,    // ino: parent, name
+  kRename = 19,   // ino: parent, name, fh: new parent, name2: new name, flags: RENAME_* flags
+  kMknod = 20,    // ino: parent, name, size: mode
   kInit = 98,   // INIT answered: size = the minor version in use, ino = passthrough (PassthroughState)
   kEnded = 99,  // the connection ended: unmounted, from here or outside
 };
@@ -60,9 +70,14 @@ struct Request {
   uint64_t unique = 0;  // 0 for requests that take no reply (forget) and for kInit/kEnded
   uint64_t ino = 0;
   uint64_t fh = 0;
-  uint64_t size = 0;  // read/readdir size, forget nlookup, open flags
+  uint64_t size = 0;  // read/readdir size, forget nlookup, open flags, a mode (see Op)
   int64_t offset = 0;
-  std::string name;  // lookup
+  std::string name;   // lookup, create, mkdir, unlink, rmdir, rename, mknod
+  uint32_t flags = 0;
+  uint32_t pid = 0;
+  const char* data = nullptr;  // write: the bytes, in the read buffer (copied when dispatched)
+  size_t dataLength = 0;
+  std::string name2;  // rename's new name
 };
 
 struct Session {
