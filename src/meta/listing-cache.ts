@@ -85,6 +85,16 @@ export class ListingCache {
     }
   }
 
+  /**
+   * A node changed these folders of the bucket in S3: no new asker starts on
+   * their listings (delimiter "/", as nodes list), the next one lists S3
+   * again. Askers paging through a forgotten listing finish it, as they
+   * would one replaced by a newer listing, and the sweep lets it go.
+   */
+  forget(bucket: string, prefixes: readonly string[]): void {
+    for (const prefix of prefixes) this.latest.delete(folderKey({ bucket, delimiter: '/', prefix }));
+  }
+
   /** Entries held over all snapshots (bounded by maxEntries). */
   get heldEntries(): number {
     return this.held;
@@ -186,7 +196,7 @@ export class ListingCache {
   }
 }
 
-function folderKey(request: ListingRequest): string {
+function folderKey(request: Pick<ListingRequest, 'bucket' | 'delimiter' | 'prefix'>): string {
   return JSON.stringify([request.bucket, request.delimiter, request.prefix]);
 }
 

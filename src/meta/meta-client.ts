@@ -1,11 +1,11 @@
-import { Client, closeClient, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, closeClient, status, type ClientReadableStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { bearerTokenInterceptor } from '../rpc/grpc-auth';
 import { fromGrpcError } from '../rpc/grpc-errors';
 import { channelCredentials } from '../rpc/grpc-tls';
 import type { ClusterTls } from '../rpc/types';
 import type { S3OriginConfig } from '../config/s3-origin';
 import { metaService } from './meta-proto';
-import type { HeartbeatReply, HeartbeatRequest, Lease, ListingPage, ListingRequest, MembershipView, RegisterRequest } from './types';
+import type { HeartbeatReply, HeartbeatRequest, Lease, ListingChangedRequest, ListingChanges, ListingPage, ListingRequest, MembershipView, RegisterRequest } from './types';
 
 /** Calls to meta, each with a deadline; failures are one-line CachalotErrors (Unauthenticated, EndpointUnreachable, Timeout, ...). */
 export interface MetaClient {
@@ -19,7 +19,21 @@ export interface MetaClient {
   list(request: ListingRequest, timeoutMs: number): Promise<ListingPage>;
   /** Where meta reaches S3; undefined from a meta that predates the call. */
   origin(timeoutMs: number): Promise<S3OriginConfig | undefined>;
+  /** Tells meta that this node changed these folders in S3. */
+  listingChanged(request: ListingChangedRequest, timeoutMs: number): Promise<void>;
+  /**
+   * Opens meta's stream of the listing changes other nodes announce: each
+   * message to onChanges, then onEnd once, with the failure (undefined: meta
+   * ended the stream). No deadline: it stays open until cancelled or lost
+   * (keepalive pings find a meta that vanished).
+   */
+  watchListings(nodeId: string, onChanges: (changes: ListingChanges) => void, onEnd: (err?: Error) => void): { cancel(): void };
   close(): void;
+}
+
+/** A call meta does not know: a meta older than the call. */
+export function isUnimplemented(err: unknown): boolean {
+  return ((err as Error).cause as Partial<ServiceError> | undefined)?.code === status.UNIMPLEMENTED;
 }
 
 export interface MetaClientOptions {
@@ -33,6 +47,10 @@ export interface MetaClientOptions {
   tls?: ClusterTls;
 }
 
+/** While a call is open (a listing watch is, always), the connection is pinged this often; one without an answer within KEEPALIVE_TIMEOUT_MS is dropped. */
+const KEEPALIVE_MS = 10_000;
+const KEEPALIVE_TIMEOUT_MS = 5_000;
+
 type Unary = (request: unknown, options: { deadline: number }, callback: (err: ServiceError | null, reply: unknown) => void) => void;
 
 export function createMetaClient(address: string, token: string, options: MetaClientOptions = {}): MetaClient {
@@ -43,7 +61,9 @@ export function createMetaClient(address: string, token: string, options: MetaCl
     interceptors: [bearerTokenInterceptor(token)],
     'grpc.initial_reconnect_backoff_ms': Math.min(backoff, 1000),
     'grpc.max_reconnect_backoff_ms': backoff,
-  }) as Client & Record<string, Unary>;
+    'grpc.keepalive_time_ms': KEEPALIVE_MS,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+  }) as Client & Record<string, Unary> & { WatchListings(request: unknown): ClientReadableStream<ListingChanges> };
   const call = <T>(method: string, request: unknown, timeoutMs: number): Promise<T> =>
     new Promise((resolve, reject) => {
       client[method](request, { deadline: Date.now() + timeoutMs }, (err, reply) => (err ? reject(fromGrpcError(err, `meta ${address}`)) : resolve(reply as T)));
@@ -59,10 +79,21 @@ export function createMetaClient(address: string, token: string, options: MetaCl
       call<{ endpoint: string; region: string }>('Origin', {}, timeoutMs).then(
         (reply) => ({ endpoint: reply.endpoint || undefined, region: reply.region }),
         (err: Error) => {
-          if ((err.cause as Partial<ServiceError> | undefined)?.code === status.UNIMPLEMENTED) return undefined;
+          if (isUnimplemented(err)) return undefined;
           throw err;
         },
       ),
+    listingChanged: async (request, timeoutMs) => {
+      await call<object>('ListingChanged', request, timeoutMs);
+    },
+    watchListings: (nodeId, onChanges, onEnd) => {
+      const stream = client.WatchListings({ nodeId });
+      stream.on('data', onChanges);
+      // Every end comes as a status, after 'error' for a failure (which must have a listener).
+      stream.on('error', () => undefined);
+      stream.once('status', (ended: StatusObject) => onEnd(ended.code === status.OK ? undefined : fromGrpcError(ended, `meta ${address}`)));
+      return { cancel: () => stream.cancel() };
+    },
     close: () => closeClient(client),
   };
 }

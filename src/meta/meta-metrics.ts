@@ -16,13 +16,19 @@ export class MetaMetrics {
     registers: [this.registry],
   });
 
+  readonly listingResyncs = new Counter({
+    name: 'cachalot_meta_listing_resyncs_total',
+    help: 'Nodes told to forget every listing because they fell behind the listing changes sent to them',
+    registers: [this.registry],
+  });
+
   constructor() {
     // prom-client's own names carry process_ and nodejs_: cachalot_process_cpu_seconds_total, cachalot_nodejs_eventloop_lag_seconds.
     collectDefaultMetrics({ register: this.registry, prefix: 'cachalot_' });
   }
 
   /** Membership and listing-cache state, read when /metrics is scraped. */
-  track(view: () => MembershipView, listingEntries: () => number): void {
+  track(view: () => MembershipView, listingEntries: () => number, listingWatchers: () => number): void {
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
       new Gauge({ name, help, labelNames, registers: [this.registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
     gauge('cachalot_meta_epoch', 'The membership epoch', [], (g) => g.set(view().epoch));
@@ -36,5 +42,6 @@ export class MetaMetrics {
     gauge('cachalot_meta_cluster_cache_hits', "Sum of the members' block hits since their daemons started", [], (g) => g.set(sum('hits')));
     gauge('cachalot_meta_cluster_cache_misses', "Sum of the members' block misses since their daemons started", [], (g) => g.set(sum('misses')));
     gauge('cachalot_meta_listing_entries', 'Listing entries the shared listing cache holds', [], (g) => g.set(listingEntries()));
+    gauge('cachalot_meta_listing_watchers', 'Nodes watching for listing changes (WatchListings streams open)', [], (g) => g.set(listingWatchers()));
   }
 }

@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import { Server, status, type StatusObject, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, status, type StatusObject, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { requireBearerToken } from '../rpc/grpc-auth';
 import { toGrpcStatus } from '../rpc/grpc-errors';
 import { bindServer } from '../rpc/grpc-service';
@@ -13,9 +13,10 @@ import { serveMetrics } from '../obs/metrics-server';
 import { MetaMetrics } from './meta-metrics';
 import { openEpochStore } from './epoch-store';
 import { ListingCache, type ListingCacheOptions } from './listing-cache';
+import { ListingWatchers } from './listing-watchers';
 import { metaService } from './meta-proto';
 import { Membership } from './membership';
-import type { HeartbeatRequest, ListingRequest, RegisterRequest } from './types';
+import { MAX_CHANGED_FOLDERS, type HeartbeatRequest, type ListingChangedRequest, type ListingChanges, type ListingRequest, type RegisterRequest } from './types';
 
 export interface MetaServerOptions {
   /** HOST:PORT; port 0 takes any free port (see MetaServer.address). */
@@ -48,6 +49,14 @@ const SWEEPS_PER_LEASE = 4;
 /** How often listings nobody may use any more are let go. */
 const LISTING_SWEEP_MS = 5000;
 const GRACEFUL_STOP_MS = 2000;
+/**
+ * Meta pings a connection that has been quiet this long, and drops it
+ * without an answer within KEEPALIVE_TIMEOUT_MS: the listing watch of a node
+ * whose machine vanished (no reset ever comes) ends instead of holding its
+ * changes until the bound.
+ */
+const KEEPALIVE_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 export async function startMetaServer(options: MetaServerOptions): Promise<MetaServer> {
   const { log } = options;
@@ -59,11 +68,14 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   });
   const server = new Server({
     interceptors: [requireBearerToken(options.token, (peer, reason) => log.warn({ peer, reason }, 'refused a call'))],
+    'grpc.keepalive_time_ms': KEEPALIVE_MS,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
   });
   const metrics = new MetaMetrics();
   const listings = new ListingCache({ ...options.listing, log, onListed: () => metrics.s3Listings.inc() });
-  metrics.track(() => membership.view(), () => listings.heldEntries);
-  server.addService(metaService().service, handlers(membership, listings, options.origin, log, metrics));
+  const watchers = new ListingWatchers(() => metrics.listingResyncs.inc());
+  metrics.track(() => membership.view(), () => listings.heldEntries, () => watchers.count);
+  server.addService(metaService().service, handlers(membership, listings, watchers, options.origin, log, metrics));
   let address: string;
   let metricsServer: HttpServer | undefined;
   try {
@@ -87,6 +99,7 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
       clearInterval(listingSweeper);
       metricsServer?.close();
       listings.close();
+      watchers.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), GRACEFUL_STOP_MS);
         server.tryShutdown(() => {
@@ -99,8 +112,9 @@ export async function startMetaServer(options: MetaServerOptions): Promise<MetaS
   };
 }
 
-function handlers(membership: Membership, listings: ListingCache, origin: S3OriginConfig, log: Logger, metrics: MetaMetrics): UntypedServiceImplementation {
-  const unary = answering(log, (method, code) => metrics.requests.inc({ method, outcome: code === undefined ? 'ok' : status[code] }));
+function handlers(membership: Membership, listings: ListingCache, watchers: ListingWatchers, origin: S3OriginConfig, log: Logger, metrics: MetaMetrics): UntypedServiceImplementation {
+  const answered = (method: string, code?: status) => metrics.requests.inc({ method, outcome: code === undefined ? 'ok' : status[code] });
+  const unary = answering(log, answered);
   return {
     Register: unary<RegisterRequest>('Register', (r) => membership.register(withNodeId(r))),
     Heartbeat: unary<HeartbeatRequest>('Heartbeat', (r) => membership.heartbeat(withNodeId(r))),
@@ -108,10 +122,37 @@ function handlers(membership: Membership, listings: ListingCache, origin: S3Orig
     Members: unary<object>('Members', () => membership.view()),
     List: unary<ListingRequest>('List', (r) => listings.page(folderListing(r))),
     Origin: unary<object>('Origin', () => ({ endpoint: origin.endpoint ?? '', region: origin.region })),
+    // Dropped here first, then told: a node told of a change lists it anew.
+    ListingChanged: unary<ListingChangedRequest>('ListingChanged', (r) => {
+      const { nodeId, bucket, folders } = changedFolders(r);
+      listings.forget(bucket, folders);
+      watchers.publish(nodeId, bucket, folders);
+      return {};
+    }),
+    WatchListings: (call: ServerWritableStream<{ nodeId: string }, ListingChanges>) => {
+      if (call.request.nodeId === '') {
+        answered('WatchListings', status.INVALID_ARGUMENT);
+        call.emit('error', { code: status.INVALID_ARGUMENT, details: 'node_id is empty' });
+        return;
+      }
+      answered('WatchListings');
+      const stop = watchers.watch(call.request.nodeId, call);
+      call.once('cancelled', stop);
+      call.once('close', stop);
+    },
   };
 }
 
 class InvalidRequest extends Error {}
+
+function changedFolders(request: ListingChangedRequest): ListingChangedRequest {
+  withNodeId(request);
+  if (!isBucketName(request.bucket)) throw new InvalidRequest(`invalid bucket name "${request.bucket}"`);
+  if (request.folders.length > MAX_CHANGED_FOLDERS) throw new InvalidRequest(`more than ${MAX_CHANGED_FOLDERS} folders in one call`);
+  const odd = request.folders.find((folder) => folder !== '' && !folder.endsWith('/'));
+  if (odd !== undefined) throw new InvalidRequest(`"${odd}" is not a folder prefix ("" or ending with "/")`);
+  return request;
+}
 
 function withNodeId<T extends { nodeId: string }>(request: T): T {
   if (request.nodeId === '') throw new InvalidRequest('node_id is empty');

@@ -103,3 +103,20 @@ export interface ListingPage {
   /** Ms since meta finished listing the folder; 0 while it is under way. */
   ageMs: number;
 }
+
+/** The most folders one ListingChanged call, or one ListingChanges message, carries. */
+export const MAX_CHANGED_FOLDERS = 1000;
+
+/** Folders a node changed in S3 (ListingChanged); a folder is a prefix as nodes list it: '' or ending with '/'. */
+export interface ListingChangedRequest {
+  nodeId: string;
+  bucket: string;
+  folders: string[];
+}
+
+/** One message of WatchListings: folders of one bucket another node changed, or a resync (forget every listing). */
+export interface ListingChanges {
+  bucket: string;
+  folders: string[];
+  resync: boolean;
+}

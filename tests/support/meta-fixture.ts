@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import type { S3OriginConfig } from '../../src/config/s3-origin';
 import { MetaServer, startMetaServer } from '../../src/meta/meta-server';
 import { MemoryStore } from '../../src/object/memory-store';
@@ -51,4 +52,11 @@ export function metaFixture() {
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/** A logger whose lines the test can read. */
+export function capturingLogger() {
+  const lines: Array<{ msg: string; [key: string]: unknown }> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { log, lines };
 }

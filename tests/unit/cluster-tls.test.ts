@@ -17,10 +17,12 @@ import { PeerClient } from '../../src/cluster/peer-client';
 import { startPeerServer, type PeerServer } from '../../src/cluster/peer-server';
 import { PeerSource, type PeerOutcome } from '../../src/cluster/peer-source';
 import { ErrorCode, isCachalotError } from '../../src/errors';
+import { watchListingChanges } from '../../src/meta/listing-watch';
 import { createMetaClient } from '../../src/meta/meta-client';
 import { startMetaServer, type MetaServer } from '../../src/meta/meta-server';
 import { MemoryStore } from '../../src/object/memory-store';
 import { silentLogger } from '../../src/obs/logger';
+import { waitFor } from '../support/e2e-helpers';
 import { makeTlsFixture, type TlsFixture } from '../support/tls-fixture';
 
 const TOKEN = 'tls-test-secret';
@@ -156,6 +158,28 @@ describe('calls over TLS', () => {
     const epoch = await askMeta(await meta(tls), tls);
     assert.equal(typeof epoch, 'number', String(epoch));
     assertFailed(await fetchBlock(peers[0].address, tls, 'wrong-secret'), 'PeerFailed', /refused the call: wrong cluster token/);
+  });
+
+  test('listing changes travel over mutual TLS; a watch without a client certificate is refused', async () => {
+    const tls = readTls(mutual, true);
+    const address = await meta(tls);
+    const [watcher, announcer] = [createMetaClient(address, TOKEN, { tls }), createMetaClient(address, TOKEN, { tls })];
+    const told: string[] = [];
+    let resynced = false;
+    const watch = watchListingChanges(watcher, 'b', 'bucket', (folder) => told.push(folder), () => (resynced = true), silentLogger);
+    try {
+      assert.ok(await waitFor(() => resynced, 5000), 'watching over mutual TLS');
+      await announcer.listingChanged({ nodeId: 'a', bucket: 'bucket', folders: ['d/'] }, 3000);
+      assert.ok(await waitFor(() => told.length === 1, 3000), 'the change arrived');
+    } finally {
+      watch.stop();
+      watcher.close();
+      announcer.close();
+    }
+    const noCertificate = createMetaClient(address, TOKEN, { tls: readTls({ ca: fx.ca }, false) });
+    const ended = await new Promise<Error | undefined>((resolve) => noCertificate.watchListings('x', () => assert.fail('watched without a certificate'), resolve));
+    noCertificate.close();
+    assertFailed(ended, 'Unauthenticated', /TLS handshake failed: .*certificate required/);
   });
 
   test('TLS without client certificates: a client with only the CA gets the block', async () => {

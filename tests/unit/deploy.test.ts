@@ -133,7 +133,7 @@ test('the Grafana dashboard asks only for series that node and meta export', asy
   node.trackCache(() => [{ tier: 'ram', usedBytes: 0, capacityBytes: 0, blocks: 0, hits: 0, misses: 0, evictions: 0, errors: 0, pinnedBytes: 0 }]);
   node.trackBlockMemory({ usedBytes: 0, peakBytes: 0, capacityBytes: 0 });
   const meta = new MetaMetrics();
-  meta.track(() => ({ epoch: 1, members: [] }), () => 0);
+  meta.track(() => ({ epoch: 1, members: [] }), () => 0, () => 0);
   const exported = `${await node.registry.metrics()}\n${await meta.registry.metrics()}`;
   const asked = new Set(dashboard.match(/cachalot_[a-z0-9_]+/g));
   assert.ok(asked.size > 15);

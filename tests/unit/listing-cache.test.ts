@@ -189,3 +189,25 @@ test('a sweep lets go of replaced listings nobody reads any more; the newest sta
   const next = await cache.page(request('s/', { maxKeys: 10, continuationToken: current.continuationToken }));
   assert.equal(next.objects[0].key, 's/f0010', 'the newest listing is kept');
 });
+
+test('forget: a changed folder is listed again by the next asker, others are kept; a reader of the old listing finishes it, then the sweep lets it go', async () => {
+  const { memory, cache, advance } = setup([...Array.from({ length: 30 }, (_, i) => `c/f${pad(i)}`), 'k/x', 'top']);
+  const reading = await cache.page(request('c/', { maxKeys: 10 }));
+  await listAll(cache, request('k/'));
+  await listAll(cache, request(''));
+  assert.equal(memory.calls.list, 3);
+  memory.put('c/new', 'x');
+  cache.forget('bucket', ['c/', '']);
+  cache.forget('another-bucket', ['k/']);
+  const fresh = await listAll(cache, request('c/'));
+  assert.ok(fresh.entries.includes('c/new'), 'listed again at once, within the TTL');
+  await listAll(cache, request(''));
+  await listAll(cache, request('k/'));
+  assert.equal(memory.calls.list, 5, 'c/ and the root listed again; k/ of this bucket kept');
+  const rest = await cache.page(request('c/', { maxKeys: 100, continuationToken: reading.continuationToken }));
+  assert.equal(rest.objects.length, 20, 'the old listing, whole');
+  assert.ok(!rest.objects.some((o) => o.key === 'c/new'));
+  advance(11_000);
+  cache.sweep();
+  await assert.rejects(cache.page(request('c/', { continuationToken: reading.continuationToken })), expired, 'let go once nobody read it for 10 s');
+});

@@ -5,7 +5,6 @@ import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import pino from 'pino';
 import { isCachalotError } from '../../src/errors';
 import { ClusterMember } from '../../src/meta/cluster-member';
 import { createMetaClient } from '../../src/meta/meta-client';
@@ -13,7 +12,7 @@ import { metaService } from '../../src/meta/meta-proto';
 import type { MetaServer } from '../../src/meta/meta-server';
 import { silentLogger } from '../../src/obs/logger';
 import { freePort, waitFor } from '../support/e2e-helpers';
-import { META_TOKEN as TOKEN, metaFixture } from '../support/meta-fixture';
+import { capturingLogger, META_TOKEN as TOKEN, metaFixture } from '../support/meta-fixture';
 
 const LEASE_MS = 600;
 const metas = metaFixture();
@@ -22,13 +21,6 @@ after(() => metas.stopAll());
 
 function startMeta(listen?: string, dataDir?: string): Promise<MetaServer> {
   return metas.start({ listen, dataDir, leaseMs: LEASE_MS });
-}
-
-/** A logger whose lines the test can read. */
-function capturingLogger() {
-  const lines: Array<{ msg: string; [key: string]: unknown }> = [];
-  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  return { log, lines };
 }
 
 const FIGURES = { usedBytes: 4096, hits: 7, misses: 3, pinnedBytes: 512, peerBlocks: 5, peerFailures: 1, servedBlocks: 9, s3GetBytes: 8192, listingsFromMeta: 6, listingsFromS3: 2, suspects: ['n7', 'n9'] };
