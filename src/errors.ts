@@ -31,6 +31,13 @@ export const ERROR_CODES = [
   'ListingTooLarge',
   // Pins that would pass the cache's capacity (`cachalot pin`, `warmup --pin`).
   'PinTooLarge',
+  // Multipart uploads: the upload is gone (completed, aborted, or never made); a part other than
+  // the last under 5 MiB; a completed part list naming a part not uploaded (or with another ETag);
+  // part numbers not ascending.
+  'NoSuchUpload',
+  'EntityTooSmall',
+  'InvalidPart',
+  'InvalidPartOrder',
   'Internal',
 ] as const;
 

@@ -1,5 +1,5 @@
 import { isCachalotError, oneLine, type ErrorCode } from '../errors';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../object/types';
+import type { CompleteRequest, CopyRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, RangeRequest, UploadPartRequest, Written } from '../object/types';
 import type { Logger } from '../obs/logger';
 import type { MetaClient } from './meta-client';
 
@@ -26,8 +26,8 @@ const LISTING_FAILURES: ReadonlySet<ErrorCode> = new Set(['ListingExpired', 'Lis
 
 /**
  * A node's object store whose folder listings come from meta's shared listing
- * cache (one S3 listing per folder per TTL for the whole cluster); heads and
- * reads stay on S3. A folder listing from its first page (a delimiter, no
+ * cache (one S3 listing per folder per TTL for the whole cluster); heads,
+ * reads and writes stay on S3. A folder listing from its first page (a delimiter, no
  * token, no page size: what Namespace asks) is read from meta whole, all its
  * pages from one snapshot, and returned as one page, so a listing is never
  * half from meta and half from S3: if meta fails at any page (down, slow, a
@@ -64,6 +64,36 @@ export class MetaListingStore implements ObjectStore {
 
   getRange(request: RangeRequest): Promise<Buffer[]> {
     return this.inner.getRange(request);
+  }
+
+  // Writes go straight to S3; a listing meta holds does not show them until it is made again.
+
+  putObject(request: PutRequest): Promise<Written> {
+    return this.inner.putObject(request);
+  }
+
+  createMultipartUpload(key: string): Promise<string> {
+    return this.inner.createMultipartUpload(key);
+  }
+
+  uploadPart(request: UploadPartRequest): Promise<Written> {
+    return this.inner.uploadPart(request);
+  }
+
+  completeMultipartUpload(request: CompleteRequest): Promise<Written> {
+    return this.inner.completeMultipartUpload(request);
+  }
+
+  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    return this.inner.abortMultipartUpload(key, uploadId);
+  }
+
+  deleteObject(key: string): Promise<void> {
+    return this.inner.deleteObject(key);
+  }
+
+  copyObject(request: CopyRequest): Promise<Written> {
+    return this.inner.copyObject(request);
   }
 
   /** A new metadata TTL (SIGHUP): the oldest listing taken from meta from now on. */

@@ -1,7 +1,6 @@
 import { CachalotError, ErrorCode } from '../errors';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './types';
-
-export type Operation = 'head' | 'list' | 'get';
+import { countsPerOperation, type Operation } from './operations';
+import type { CompleteRequest, CopyRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, RangeRequest, UploadPartRequest, Written } from './types';
 
 export interface Fault {
   /** Which operations fail; all when omitted. */
@@ -9,16 +8,20 @@ export interface Fault {
   code: ErrorCode;
   /** How many calls fail before the fault is spent; Infinity for all. */
   times: number;
+  /** The call reaches the store below and only its answer is lost, as when S3 acted and the connection then dropped. */
+  answerLost?: boolean;
 }
 
 /**
  * Fault-injecting wrapper: the next calls fail with the given typed error,
- * as a throttling, flaky or dead S3 would. Used by tests of the retry and
- * read paths; deterministic, so failures reproduce.
+ * as a throttling, flaky or dead S3 would: before they reach the store below
+ * (a write that fails so never happened), or after it (answerLost). Used by
+ * tests of the retry, read and write paths; deterministic, so failures
+ * reproduce.
  */
 export class FailingStore implements ObjectStore {
   private faults: Fault[] = [];
-  readonly injected = { head: 0, list: 0, get: 0 };
+  readonly injected = countsPerOperation();
 
   constructor(private readonly inner: ObjectStore) {}
 
@@ -38,26 +41,54 @@ export class FailingStore implements ObjectStore {
     return this.inner.checkBucket();
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    this.maybeFail('head');
-    return this.inner.head(key);
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.run('head', () => this.inner.head(key));
   }
 
-  async list(request: ListRequest): Promise<ListPage> {
-    this.maybeFail('list');
-    return this.inner.list(request);
+  list(request: ListRequest): Promise<ListPage> {
+    return this.run('list', () => this.inner.list(request));
   }
 
-  async getRange(request: RangeRequest): Promise<Buffer[]> {
-    this.maybeFail('get');
-    return this.inner.getRange(request);
+  getRange(request: RangeRequest): Promise<Buffer[]> {
+    return this.run('get', () => this.inner.getRange(request));
   }
 
-  private maybeFail(operation: Operation): void {
+  putObject(request: PutRequest): Promise<Written> {
+    return this.run('put', () => this.inner.putObject(request));
+  }
+
+  createMultipartUpload(key: string): Promise<string> {
+    return this.run('create-upload', () => this.inner.createMultipartUpload(key));
+  }
+
+  uploadPart(request: UploadPartRequest): Promise<Written> {
+    return this.run('upload-part', () => this.inner.uploadPart(request));
+  }
+
+  completeMultipartUpload(request: CompleteRequest): Promise<Written> {
+    return this.run('complete-upload', () => this.inner.completeMultipartUpload(request));
+  }
+
+  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    return this.run('abort-upload', () => this.inner.abortMultipartUpload(key, uploadId));
+  }
+
+  deleteObject(key: string): Promise<void> {
+    return this.run('delete', () => this.inner.deleteObject(key));
+  }
+
+  copyObject(request: CopyRequest): Promise<Written> {
+    return this.run('copy', () => this.inner.copyObject(request));
+  }
+
+  private async run<T>(operation: Operation, call: () => Promise<T>): Promise<T> {
     const fault = this.faults.find((f) => f.times > 0 && (!f.operations || f.operations.includes(operation)));
-    if (!fault) return;
+    if (!fault) return call();
     fault.times--;
     this.injected[operation]++;
-    throw new CachalotError(fault.code, `injected ${fault.code} on ${operation}`);
+    const injected = new CachalotError(fault.code, `injected ${fault.code} on ${operation}`);
+    if (!fault.answerLost) throw injected;
+    await call();
+    throw injected;
   }
 }

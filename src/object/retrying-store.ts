@@ -1,5 +1,7 @@
 import { isCachalotError } from '../errors';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './types';
+import { multipartEtag } from './multipart';
+import type { Operation } from './operations';
+import type { CompleteRequest, CopyRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, RangeRequest, UploadPartRequest, Written } from './types';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -18,7 +20,12 @@ export interface RetryObserver {
 /**
  * Retries what S3 says may succeed later (503 SlowDown, 5xx, timeouts, dropped
  * connections, short bodies) with capped exponential backoff and full jitter.
- * Bounded: after maxAttempts the last error goes up.
+ * Bounded: after maxAttempts the last error goes up. Writes are retried alike:
+ * each is idempotent (a part sent again replaces itself; an upload body is
+ * read again from its file range by the store below), and a Complete sent
+ * again is settled by what the key holds (completeMultipartUpload). A create
+ * whose answer was lost leaves an upload nobody knows of: only a lifecycle
+ * rule (AbortIncompleteMultipartUpload) removes it.
  */
 export class RetryingStore implements ObjectStore {
   constructor(
@@ -65,7 +72,56 @@ export class RetryingStore implements ObjectStore {
     return into;
   }
 
-  private async attempt<T>(operation: string, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  putObject(request: PutRequest): Promise<Written> {
+    return this.attempt('put', () => this.inner.putObject(request));
+  }
+
+  createMultipartUpload(key: string): Promise<string> {
+    return this.attempt('create-upload', () => this.inner.createMultipartUpload(key));
+  }
+
+  uploadPart(request: UploadPartRequest): Promise<Written> {
+    return this.attempt('upload-part', () => this.inner.uploadPart(request));
+  }
+
+  /**
+   * A Complete whose answer was lost may have completed the upload, and the
+   * next attempt then finds it gone (NoSuchUpload). That counts as done only
+   * when the key holds the very object these parts make: its ETag is the one
+   * S3 computes from the parts' ETags. Trade-off: where ETags are no MD5s
+   * (SSE-KMS, SSE-C) the check fails, and an upload that did complete is
+   * reported failed: a false failure, never a false success.
+   */
+  completeMultipartUpload(request: CompleteRequest): Promise<Written> {
+    let sent = false;
+    return this.attempt('complete-upload', async () => {
+      try {
+        return await this.inner.completeMultipartUpload(request);
+      } catch (err) {
+        if (!sent || !isCachalotError(err, 'NoSuchUpload')) {
+          sent = true;
+          throw err;
+        }
+        const etag = multipartEtag(request.parts.map((part) => part.etag));
+        if ((await this.inner.head(request.key))?.etag === etag) return { etag };
+        throw err;
+      }
+    });
+  }
+
+  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    return this.attempt('abort-upload', () => this.inner.abortMultipartUpload(key, uploadId));
+  }
+
+  deleteObject(key: string): Promise<void> {
+    return this.attempt('delete', () => this.inner.deleteObject(key));
+  }
+
+  copyObject(request: CopyRequest): Promise<Written> {
+    return this.attempt('copy', () => this.inner.copyObject(request));
+  }
+
+  private async attempt<T>(operation: Operation, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await run();

@@ -10,6 +10,8 @@ interface SdkErrorShape {
 
 const NETWORK_UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+/** S3's multipart errors, whose names are our codes. */
+const MULTIPART = new Set(['NoSuchUpload', 'EntityTooSmall', 'InvalidPart', 'InvalidPartOrder']);
 const BAD_CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken']);
 
 /** Maps an aws-sdk or socket error to a typed error; `what` names the target. */
@@ -25,9 +27,12 @@ export function fromS3Error(err: unknown, what: string): CachalotError {
 function classify(name: string, sysCode: string | undefined, status: number | undefined): ErrorCode {
   if (name === 'NoSuchBucket') return 'NoSuchBucket';
   if (name === 'NoSuchKey' || name === 'NotFound') return 'NotFound';
+  if (MULTIPART.has(name)) return name as ErrorCode;
   if (BAD_CREDENTIALS.has(name) || name === 'CredentialsProviderError') return 'InvalidCredentials';
   if (name === 'AccessDenied' || status === 403) return 'AccessDenied';
   if (name === 'PreconditionFailed' || status === 412) return 'PreconditionFailed';
+  // An error S3 sent in the body of a 200 (Complete, copies) the sdk marks 503: its code says which.
+  if (name === 'InternalError') return 'ServerError';
   if (name === 'SlowDown' || name === 'Throttling' || status === 503 || status === 429) return 'Throttled';
   if (name === 'TimeoutError' || name === 'RequestTimeout' || sysCode === 'ETIMEDOUT') return 'Timeout';
   if (NETWORK_UNREACHABLE.has(name) || (sysCode && NETWORK_UNREACHABLE.has(sysCode))) return 'EndpointUnreachable';

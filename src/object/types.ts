@@ -1,7 +1,8 @@
 /**
- * The object layer's contract: the few S3 operations a read-path filesystem
- * needs. Implementations: S3 (aws-sdk), in-memory (tests), and wrappers that
- * retry or inject faults. Errors are CachalotError with a stable code.
+ * The object layer's contract: the few S3 operations a filesystem over a
+ * bucket needs. Implementations: S3 (aws-sdk), in-memory (tests), and
+ * wrappers that retry or inject faults. Errors are CachalotError with a
+ * stable code.
  */
 export interface ObjectInfo {
   key: string;
@@ -51,6 +52,52 @@ export interface RangeRequest {
   onFilled?: (index: number) => void;
 }
 
+/**
+ * The bytes of an upload: a buffer, or a range of a local file, read anew
+ * for every attempt (so a retry sends them again without holding them in
+ * memory).
+ */
+export type UploadBody = Buffer | { path: string; start: number; end: number };
+
+export interface PutRequest {
+  key: string;
+  body: UploadBody;
+}
+
+export interface UploadPartRequest {
+  key: string;
+  uploadId: string;
+  /** 1 to 10,000. */
+  partNumber: number;
+  body: UploadBody;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+
+export interface CompleteRequest {
+  key: string;
+  uploadId: string;
+  /** In ascending part number order. */
+  parts: CompletedPart[];
+}
+
+/** What S3 says of an object it now holds. */
+export interface Written {
+  etag: string;
+}
+
+export interface CopyRequest {
+  from: string;
+  to: string;
+  /** The source's size: above 5 GiB the copy goes as a multipart upload of part copies. */
+  size: number;
+  /** Fail with PreconditionFailed unless the source still has this ETag. */
+  ifMatch?: string;
+}
+
 export interface ObjectStore {
   readonly bucket: string;
   /** Resolves when the bucket exists and the credentials may list it. */
@@ -60,4 +107,18 @@ export interface ObjectStore {
   list(request: ListRequest): Promise<ListPage>;
   /** Exactly end - start bytes: request.into when given, else one new buffer; or a typed error. */
   getRange(request: RangeRequest): Promise<Buffer[]>;
+  /** One PUT of a whole object (up to 5 GiB). */
+  putObject(request: PutRequest): Promise<Written>;
+  /** Starts a multipart upload; its id. */
+  createMultipartUpload(key: string): Promise<string>;
+  /** One part (5 MiB to 5 GiB, but the last): its ETag. */
+  uploadPart(request: UploadPartRequest): Promise<Written>;
+  /** The object appears under its key, whole, only now. */
+  completeMultipartUpload(request: CompleteRequest): Promise<Written>;
+  /** Drops an upload and its parts; an upload already gone (NoSuchUpload) is no error. */
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** Deletes the key; a key that is not there is no error. */
+  deleteObject(key: string): Promise<void>;
+  /** Server-side copy (CopyObject; above 5 GiB, UploadPartCopy parts). */
+  copyObject(request: CopyRequest): Promise<Written>;
 }

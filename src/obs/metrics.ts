@@ -10,6 +10,7 @@ export class Metrics {
   readonly s3Errors = new Counter({ name: 'cachalot_s3_errors_total', help: 'S3 request errors by operation and code', labelNames: ['op', 'code'], registers: [this.registry] });
   readonly s3Retries = new Counter({ name: 'cachalot_s3_retries_total', help: 'S3 requests retried', labelNames: ['op'], registers: [this.registry] });
   readonly s3GetBytes = new Counter({ name: 'cachalot_s3_get_bytes_total', help: 'Bytes fetched from S3 by ranged GETs', registers: [this.registry] });
+  readonly s3PutBytes = new Counter({ name: 'cachalot_s3_put_bytes_total', help: 'Bytes S3 took in PUTs and multipart parts', registers: [this.registry] });
   readonly readBytes = new Counter({ name: 'cachalot_read_bytes_total', help: 'Bytes returned to readers through FUSE', registers: [this.registry] });
   readonly fuseOps = new Histogram({
     name: 'cachalot_fuse_op_seconds',

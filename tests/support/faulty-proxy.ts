@@ -2,7 +2,11 @@
 // s3rver, on 127.0.0.1 with a port of its own choosing. It answers a
 // configurable share of requests with what a struggling S3 sends: 503
 // SlowDown, 500 InternalError (S3 XML error bodies), or a connection dropped in
-// the middle of the body. Decisions come from a seeded PRNG so a run reproduces.
+// the middle of the body (after the request reached s3rver: it acted, the
+// answer is lost), or a 200 whose body is an S3 error (how S3 answers a
+// CompleteMultipartUpload or a copy that failed after its status line; the
+// request does not reach s3rver). Decisions come from a seeded PRNG so a run
+// reproduces.
 //
 // It can also add keys to listings ("extra keys"): keys S3 accepts but s3rver
 // cannot store, because it keeps objects as files (path.join folds "a//b",
@@ -12,8 +16,20 @@ import { createServer, request as httpRequest, IncomingMessage, Server, ServerRe
 import type { Socket } from 'node:net';
 import { makeRng } from './e2e-helpers';
 
-export type FaultKind = 'slowdown' | 'internal' | 'drop';
-export type S3Operation = 'head-bucket' | 'list' | 'head-object' | 'get-object' | 'other';
+export type FaultKind = 'slowdown' | 'internal' | 'drop' | 'error-200';
+export type S3Operation =
+  | 'head-bucket'
+  | 'list'
+  | 'head-object'
+  | 'get-object'
+  | 'put-object'
+  | 'copy-object'
+  | 'create-upload'
+  | 'upload-part'
+  | 'complete-upload'
+  | 'abort-upload'
+  | 'delete-object'
+  | 'other';
 
 export interface RequestInfo {
   method: string;
@@ -72,11 +88,25 @@ export interface FaultyProxy {
 const ERROR_BODIES: Record<Exclude<FaultKind, 'drop'>, { status: number; code: string; message: string }> = {
   slowdown: { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
   internal: { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
+  'error-200': { status: 200, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
 };
 
 function emptyStats(): ProxyStats {
-  const ops = (): Record<S3Operation, number> => ({ 'head-bucket': 0, list: 0, 'head-object': 0, 'get-object': 0, other: 0 });
-  return { requests: 0, byOp: ops(), faults: { slowdown: 0, internal: 0, drop: 0 }, faultsByOp: ops(), getsByKey: new Map(), folderListings: new Map() };
+  const ops = (): Record<S3Operation, number> => ({
+    'head-bucket': 0,
+    list: 0,
+    'head-object': 0,
+    'get-object': 0,
+    'put-object': 0,
+    'copy-object': 0,
+    'create-upload': 0,
+    'upload-part': 0,
+    'complete-upload': 0,
+    'abort-upload': 0,
+    'delete-object': 0,
+    other: 0,
+  });
+  return { requests: 0, byOp: ops(), faults: { slowdown: 0, internal: 0, drop: 0, 'error-200': 0 }, faultsByOp: ops(), getsByKey: new Map(), folderListings: new Map() };
 }
 
 /** Path-style S3 request: /BUCKET[/KEY...]. */
@@ -86,13 +116,33 @@ export function describeRequest(req: IncomingMessage): RequestInfo {
   const bucket = decodeURIComponent(parts[1] ?? '');
   const key = parts.length > 2 ? decodeURIComponent(parts.slice(2).join('/')) : '';
   const method = req.method ?? 'GET';
+  const query = url.searchParams;
   let op: S3Operation = 'other';
   if (key === '' && method === 'HEAD') op = 'head-bucket';
-  else if (key === '' && method === 'GET' && (url.searchParams.has('list-type') || url.searchParams.has('prefix') || url.searchParams.has('delimiter'))) op = 'list';
-  else if (key !== '' && method === 'HEAD') op = 'head-object';
-  else if (key !== '' && method === 'GET') op = 'get-object';
+  else if (key === '' && method === 'GET' && (query.has('list-type') || query.has('prefix') || query.has('delimiter'))) op = 'list';
+  else if (key !== '') op = objectOperation(method, query, 'x-amz-copy-source' in req.headers);
   const range = req.headers.range;
-  return { method, op, bucket, key, query: url.searchParams, range: typeof range === 'string' ? range : undefined };
+  return { method, op, bucket, key, query, range: typeof range === 'string' ? range : undefined };
+}
+
+function objectOperation(method: string, query: URLSearchParams, copy: boolean): S3Operation {
+  const upload = query.has('uploadId');
+  switch (method) {
+    case 'HEAD':
+      return 'head-object';
+    case 'GET':
+      return 'get-object';
+    case 'PUT':
+      if (upload) return 'upload-part';
+      return copy ? 'copy-object' : 'put-object';
+    case 'POST':
+      if (upload) return 'complete-upload';
+      return query.has('uploads') ? 'create-upload' : 'other';
+    case 'DELETE':
+      return upload ? 'abort-upload' : 'delete-object';
+    default:
+      return 'other';
+  }
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -185,7 +235,7 @@ export async function startFaultyProxy(upstream: string, options: { seed?: numbe
       else res.destroy();
     };
 
-    if (fault === 'slowdown' || fault === 'internal') {
+    if (fault === 'slowdown' || fault === 'internal' || fault === 'error-200') {
       const { status, code, message } = ERROR_BODIES[fault];
       const xml =
         '<?xml version="1.0" encoding="UTF-8"?>\n' +

@@ -154,3 +154,17 @@ test('a listing that loses its snapshot midway is listed again from S3, from its
   await listFolder(store, 'other/');
   assert.deepEqual(served, ['', 'snapshot-1.500', '', 'snapshot-1.500'], 'not passed over: the failure was of one listing');
 });
+
+test("writes go to the node's own S3, never to meta", async () => {
+  const { s3, store } = node({ address: 'meta.invalid:1', list: () => assert.fail('a write asked meta') });
+  const { etag } = await store.putObject({ key: 'w/put', body: Buffer.from('put') });
+  const uploadId = await store.createMultipartUpload('w/multi');
+  const part = await store.uploadPart({ key: 'w/multi', uploadId, partNumber: 1, body: Buffer.from('part') });
+  await store.completeMultipartUpload({ key: 'w/multi', uploadId, parts: [{ partNumber: 1, ...part }] });
+  await store.abortMultipartUpload('w/multi', await store.createMultipartUpload('w/multi'));
+  await store.copyObject({ from: 'w/put', to: 'w/copy', size: 3, ifMatch: etag });
+  await store.deleteObject('w/put');
+  assert.deepEqual(s3.calls, { head: 0, list: 0, get: 0, put: 1, 'create-upload': 2, 'upload-part': 1, 'complete-upload': 1, 'abort-upload': 1, delete: 1, copy: 1 });
+  assert.equal((await s3.getRange({ key: 'w/copy', start: 0, end: 3 }))[0].toString(), 'put');
+  assert.equal((await s3.head('w/multi'))?.size, 4);
+});
