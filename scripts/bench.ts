@@ -6,7 +6,7 @@
 //   npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all]
 //                    [--json FILE] [--cold-origin]
 //                    [--cachalot-arg ARG ...] [--baseline CHECKOUT] [--cpu-prof DIR] [--time-limit MIN] [--wait-quiet SEC]
-//                    [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local]
+//                    [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local|write]
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +23,7 @@ import { ASKER_ARGS, ClusterBench, OWNER_ARGS, emptyClusterSamples } from './ben
 import { clusterRatios, clusterTable } from './bench/cluster-report';
 import { WarmupBench, emptyWarmupSamples, warmupRatios, warmupTable } from './bench/warmup';
 import { LOCAL_CONFIGS, LocalBench, emptyLocalSamples, localRatios, localTable } from './bench/local';
+import { WriteBench, emptyWriteSamples, writeRatios, writeTable } from './bench/write';
 import { BUCKET, FULL_SHAPE, MiB, makeDataset, seedDataset, writePlainCopy } from './bench/dataset';
 import { Parts, memoryArgs, memoryFlow, plainFlow, toolFlows } from './bench/flows';
 import { RangeFetcher, originDirect, sdkRangeFetcher } from './bench/measure';
@@ -89,7 +90,7 @@ function parseOptions(): Options {
     process.stdout.write(
       'usage: npm run bench -- [--rounds N] [--tools cachalot,rclone,s3fs] [--require-all] [--json FILE]\n' +
         '                        [--cold-origin] [--cachalot-arg ARG ...] [--baseline CHECKOUT] [--cpu-prof DIR] [--time-limit MIN]\n' +
-        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local]\n' +
+        '                        [--wait-quiet SEC] [--measure-timeout SEC] [--only cold|warm|cluster|warmup|local|write]\n' +
         '  --only cold: only the cold measurements (origin direct, cold seq, small files, ls -l)\n' +
         '  --only warm: only the cache ones (plain file, re-read, warm seq, warm small files, memory check),\n' +
         '               with the cold seq and small-file reads that fill the caches\n' +
@@ -97,13 +98,14 @@ function parseOptions(): Options {
         "               beside the owner's own warm read; S3 traffic of 1, 2 and 3 nodes reading the same data)\n" +
         '  --only warmup: only origin direct and `cachalot warmup` of the big object (one mount; a 3-node cluster)\n' +
         '  --only local: only warm reads from the disk tier (FUSE passthrough) beside the plain files\n' +
+        '  --only write: only a 2 GiB sequential write through each mount, beside the origin written directly\n' +
         '  --baseline CHECKOUT: also measure the cachalot built in another checkout (an earlier commit), beside this one\n',
     );
     process.exit(0);
   }
   const tools = values.tools!.split(',').map((t) => t.trim()).filter(Boolean);
   for (const t of tools) if (!TOOL_NAMES.includes(t as ToolName)) throw new Error(`--tools: unknown tool "${t}" (${TOOL_NAMES.join(', ')})`);
-  if (values.only !== undefined && !['cold', 'warm', 'cluster', 'warmup', 'local'].includes(values.only)) throw new Error('--only: expected cold, warm, cluster, warmup or local');
+  if (values.only !== undefined && !['cold', 'warm', 'cluster', 'warmup', 'local', 'write'].includes(values.only)) throw new Error('--only: expected cold, warm, cluster, warmup, local or write');
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected an integer from ${min} to ${max}`);
@@ -127,6 +129,7 @@ function parseOptions(): Options {
       cluster: values.only === undefined || values.only === 'cluster',
       warmup: values.only === undefined || values.only === 'warmup',
       local: values.only === undefined || values.only === 'local',
+      write: values.only === undefined || values.only === 'write',
     },
   };
 }
@@ -299,6 +302,8 @@ async function main(): Promise<number> {
   const warmupSamples = emptyWarmupSamples();
   const local = parts.local && cachalot ? new LocalBench(ctx, session, dataset, plainDir, options.cachalotArgs) : undefined;
   const localSamples = emptyLocalSamples();
+  const writes = parts.write ? new WriteBench(workDir, session, originClient, originStore) : undefined;
+  const writeSamples = emptyWriteSamples();
   // Warm-up is measured against the origin's own parallel GETs of the same run.
   const measureOrigin = parts.cold || warmup !== undefined;
   const record = (row: Row, results: Array<[Measure, Sample]>) => {
@@ -341,6 +346,7 @@ async function main(): Promise<number> {
     if (cluster && !owned.closed) await cluster.round(clusterSamples, progress);
     if (warmup && !owned.closed) await warmup.round(cachalot!, warmupSamples, progress);
     if (local && !owned.closed) await local.round(localSamples, progress);
+    if (writes && !owned.closed) await writes.round(tools.filter((t) => t.name !== 'cachalot baseline'), writeSamples, progress);
   }
   const totalSec = since(startedAt);
   const best = originRuns.reduce((a, b) => ((medianOf(b.samples) ?? -1) > (medianOf(a.samples) ?? -1) ? b : a));
@@ -377,6 +383,9 @@ async function main(): Promise<number> {
   if (warmup) {
     say(`- warmup: \`cachalot warmup --json\` of the big object from an empty cache, through a fresh mount (${cachalot!.options}) and through a fresh cluster of 3 nodes (${OWNER_ARGS.join(' ')}) on this machine: the daemons' first warm-up, then three times \`cachalot evict\` of the object, origin direct (cachalot GET, 16 MiB x 8) and the next warm-up, which is compared with that origin read (whose client read the object once unrecorded before the first round, so that no round measures its JIT warm-up); MB/s = the object's bytes over the seconds the report gives (listing included, process start not), page cache dropped before each, origin warm as for origin direct`);
   }
+  if (writes) {
+    say(`- write: a 2 GiB local file (random bytes, in the page cache) written through each fresh mount with \`dd bs=1M\`, timed until the object is whole in S3 (a tool that uploads after close is waited for); beside the origin written directly by one process (cachalot's S3 client: multipart, 16 MiB parts x 16 in flight, from the file); each object checked (size, 16 sampled ranges) and deleted; daemon CPU and peak RSS over the write`);
+  }
   if (local) {
     say(`- local: warm reads from the disk tier, cachalot beside the same bytes as plain files on the same filesystem; per configuration (${LOCAL_CONFIGS.map((c) => c.label).join('; ')}) and round, a fresh mount fills its disk tier (\`cachalot warmup\` of the big file and the small ones), then a new daemon on that cache directory reads: the big file (first read after the restart: the check of every block before the kernel first reads a file in a daemon's life), again (1 MiB reads), with 128 KiB reads, again at once (page cache), and the small files by 8 readers (after one unmeasured pass); each read paired with the same read of plain files, in alternating order: for the big file the disk tier's own file of it read directly (the same blocks: this VM's disk speed depends on what the host caches), for the small files plain copies on the same filesystem; page cache dropped before each but the re-read; daemon CPU over each read; ratios are medians of the pairs`);
   }
@@ -410,6 +419,12 @@ async function main(): Promise<number> {
     say(warmupTable(warmupSamples, origin));
     say();
   }
+  if (writes) {
+    say('### Writes');
+    say();
+    say(writeTable(writeSamples));
+    say();
+  }
   if (local) {
     say('### Warm reads from the disk tier');
     say();
@@ -434,12 +449,13 @@ async function main(): Promise<number> {
     ...(cluster ? clusterRatios(clusterSamples) : []),
     ...(warmup ? warmupRatios(warmupSamples, origin) : []),
     ...(local ? localRatios(localSamples, dataset) : []),
+    ...(writes ? writeRatios(writeSamples, 1024) : []),
   ];
   say(ratioTable(list));
   say();
 
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, cluster: { ...clusterSamples, s3Traffic: Object.fromEntries(clusterSamples.s3Traffic) }, warmup: warmupSamples, local: localSamples, ratios: list, totalSec }, null, 2) + '\n');
+    writeFileSync(options.json, JSON.stringify({ machine: machine(), options, dataset: FULL_SHAPE, notes: [...notes], origin: originRuns, limits, rows, cluster: { ...clusterSamples, s3Traffic: Object.fromEntries(clusterSamples.s3Traffic) }, warmup: warmupSamples, local: localSamples, write: writeSamples, ratios: list, totalSec }, null, 2) + '\n');
     progress(`results written to ${options.json}`);
   }
   if (options.cpuProf) progress(`cachalot CPU profiles in ${options.cpuProf} (open in Chrome DevTools or speedscope)`);
@@ -447,7 +463,8 @@ async function main(): Promise<number> {
   const cachalotRow = rows.find((r) => r.name === 'cachalot');
   if (abortCode !== undefined) return abortCode;
   const localFailed = Object.values(localSamples).some((p) => Object.values(p.cachalot).some((samples) => samples.some((s) => s.error)));
-  const failed = originRuns.some((r) => r.samples.some((s) => s.error)) || (cachalotRow ? MEASURES.some((m) => cachalotRow.samples[m].some((s) => s.error)) : false) || localFailed;
+  const writeFailed = [...writeSamples.origin, ...(writeSamples.tools.cachalot ?? [])].some((s) => s.error);
+  const failed = originRuns.some((r) => r.samples.some((s) => s.error)) || (cachalotRow ? MEASURES.some((m) => cachalotRow.samples[m].some((s) => s.error)) : false) || localFailed || writeFailed;
   return failed ? 1 : 0;
 }
 

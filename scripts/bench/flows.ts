@@ -14,6 +14,7 @@ export interface Parts {
   cluster: boolean;
   warmup: boolean;
   local: boolean;
+  write: boolean;
 }
 
 const seq = (dataset: Dataset, readers = 1): Read => (mp) => seqRead(mp, dataset, readers).then((r) => ({ value: r.mbps, seconds: r.seconds }));

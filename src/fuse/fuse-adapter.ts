@@ -1,20 +1,16 @@
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { oneLine } from '../errors';
 import type { Metrics } from '../obs/metrics';
 import { toErrno } from '../vfs/errno';
-import { VfsError, type Attr, type DirEntry, type Vfs } from '../vfs/types';
+import { VfsError, type DirEntry, type Vfs } from '../vfs/types';
 import { InodeTable } from './inode-table';
 import { setKernelReadahead } from './kernel-readahead';
-import { FuseOp, nativeFuse, PassthroughState, type StatArgs } from './native-fuse';
+import { FuseOp, nativeFuse, PassthroughState } from './native-fuse';
+import { statArgs } from './stat-args';
+import { changeRequests } from './change-requests';
 import { type BackingFiles, PassthroughInodes, versionOf } from './passthrough-inodes';
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFMT = 0o170000;
-/** fuse_setattr_in.valid: the size is set. */
-const FATTR_SIZE = 1 << 3;
-const RENAME_NOREPLACE = 1;
 /** One full-size (1 MiB) request per readahead step; the VFS reads ahead further on its own. */
 const KERNEL_READAHEAD_KIB = 1024;
 /** What libfuse's own high-level layer puts in d_ino when a name has no inode yet. */
@@ -47,11 +43,6 @@ interface Listing {
   inos: number[];
   dirs: boolean[];
 }
-
-const statArgs = (ino: number, attr: Attr): StatArgs => {
-  const dir = attr.kind === 'dir';
-  return [ino, (dir ? S_IFDIR : S_IFREG) | attr.mode, attr.size, attr.mtime.getTime(), attr.uid, attr.gid, dir ? 2 : 1];
-};
 
 /** Escapes a -o value: libfuse splits options at commas. */
 const optionValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
@@ -106,11 +97,18 @@ export async function mountFuse(
   const passthrough = new PassthroughInodes(backing);
   const passthroughOff = (err: unknown) => options.onPassthrough?.(false, `the kernel refused a backing file: ${oneLine(err)}`);
 
-  /** Replies with the entry of a path just made (a file or folder), its inode counted. */
-  const replyNew = (id: number, path: string, attr: Attr) => {
-    const child = inodes.ref(path);
-    if (!fuse.replyEntry(session, id, ...statArgs(child, attr), ttl, ttl)) inodes.forget(child, 1);
-  };
+  const changes = changeRequests({
+    fuse,
+    session: () => session,
+    vfs,
+    inodes,
+    passthrough,
+    serve,
+    noEntry,
+    ttl: () => ttl,
+    metrics,
+    onRefused: passthroughOff,
+  });
 
   const dispatch = (op: FuseOp, id: number, ino: number, fh: number, size: number, offset: number, name: string | undefined, flags: number, data: Buffer | undefined, name2: string | undefined, pid: number) => {
     switch (op) {
@@ -156,75 +154,17 @@ export async function mountFuse(
           }
         });
       }
-      case FuseOp.Create: {
-        const path = inodes.childPath(ino, name!);
-        return serve('create', id, () => (path ? vfs.create(path, flags) : noEntry()), (file) => {
-          // The name may stand for an object read through passthrough: the new file gets an inode of its own.
-          const known = inodes.known(path!);
-          if (known !== undefined && passthrough.attrOf(known)) inodes.renumber(path!);
-          const child = inodes.ref(path!);
-          passthrough.open(file.handle, child, file.attr, undefined, passthroughOff);
-          if (!fuse.replyCreate(session, id, ...statArgs(child, file.attr), ttl, ttl, file.handle, false, 0)) {
-            inodes.forget(child, 1);
-            passthrough.released(file.handle);
-            void vfs.release(file.handle);
-          }
-        });
-      }
-      case FuseOp.Mknod: {
-        // mknod(2) of a regular file: an empty object, as touch makes; no devices, fifos or sockets in S3.
-        const path = inodes.childPath(ino, name!);
-        const make = async () => {
-          if (!path) return noEntry();
-          if ((size & S_IFMT) !== S_IFREG) throw new VfsError('EPERM', `${path}: only regular files can be made here`);
-          const file = await vfs.create(path, fsConstants.O_EXCL | fsConstants.O_WRONLY);
-          try {
-            await vfs.flush(file.handle, 0);
-          } finally {
-            await vfs.release(file.handle);
-          }
-          return vfs.getattr(path);
-        };
-        return serve('mknod', id, make, (attr) => replyNew(id, path!, attr));
-      }
+      case FuseOp.Create:
+      case FuseOp.Mknod:
       case FuseOp.Write:
-        return serve('write', id, () => vfs.write(fh, data!, offset), (bytes) => {
-          metrics?.writtenBytes.inc(bytes);
-          fuse.replyWrite(session, id, bytes);
-        });
       case FuseOp.Flush:
-        return serve('flush', id, () => vfs.flush(fh, pid), () => fuse.replyErr(session, id, 0));
       case FuseOp.Fsync:
-        return serve('fsync', id, () => vfs.fsync(fh), () => fuse.replyErr(session, id, 0));
-      case FuseOp.Setattr: {
-        const path = pathOf(ino);
-        const request = { size: flags & FATTR_SIZE ? size : undefined, handle: fh || undefined };
-        return serve('setattr', id, () => (path ? vfs.setattr(path, request) : noEntry()), (attr) => fuse.replyAttr(session, id, ...statArgs(ino, attr), ttl));
-      }
-      case FuseOp.Mkdir: {
-        const path = inodes.childPath(ino, name!);
-        return serve('mkdir', id, () => (path ? vfs.mkdir(path) : noEntry()), (attr) => replyNew(id, path!, attr));
-      }
+      case FuseOp.Setattr:
+      case FuseOp.Mkdir:
       case FuseOp.Unlink:
-      case FuseOp.Rmdir: {
-        const path = inodes.childPath(ino, name!);
-        const remove = () => (!path ? noEntry() : op === FuseOp.Unlink ? vfs.unlink(path) : vfs.rmdir(path));
-        return serve(op === FuseOp.Unlink ? 'unlink' : 'rmdir', id, remove, () => fuse.replyErr(session, id, 0));
-      }
-      case FuseOp.Rename: {
-        const from = inodes.childPath(ino, name!);
-        const to = inodes.childPath(fh, name2!);
-        const rename = () => {
-          if (!from || !to) return noEntry();
-          // RENAME_EXCHANGE and RENAME_WHITEOUT have no meaning for objects.
-          if (flags & ~RENAME_NOREPLACE) return Promise.reject(new VfsError('EINVAL', `${from}: rename flags ${flags} are not supported`));
-          return vfs.rename(from, to, (flags & RENAME_NOREPLACE) !== 0);
-        };
-        return serve('rename', id, rename, () => {
-          inodes.move(from!, to!);
-          fuse.replyErr(session, id, 0);
-        });
-      }
+      case FuseOp.Rmdir:
+      case FuseOp.Rename:
+        return changes(op, id, ino, fh, size, offset, name, flags, data, name2, pid);
       case FuseOp.Read:
         // The reply goes to the kernel from the cached blocks themselves; they are held until it has them.
         return serve('read', id, () => vfs.read(fh, size, offset), (slices) => {

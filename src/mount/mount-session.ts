@@ -10,6 +10,9 @@ import type { LocalObjects } from '../block/types';
 import type { ObjectStore } from '../object/types';
 import { HeldBlocks } from '../vfs/held-blocks';
 import { ObjectWrites } from '../vfs/object-writes';
+import type { MetaClient } from '../meta/meta-client';
+import { listingAnnouncer } from '../meta/listing-announcer';
+import { watchListingChanges } from '../meta/listing-watch';
 import { UploadJournal } from '../vfs/upload-journal';
 import { Namespace } from '../vfs/namespace';
 import { ObjectVfs } from '../vfs/object-vfs';
@@ -93,7 +96,9 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
   metrics.trackCache(() => blocks.cache.stats());
   metrics.trackBlockMemory(blocks.pool);
   const startedAt = Date.now();
-  const writes = config.readOnly ? undefined : await openWrites(config, store, namespace, blocks.local, metrics, log);
+  // In a cluster, what this node changes in S3 is announced to the others (through meta), and theirs heard.
+  let changes: ClusterChanges | undefined;
+  const writes = config.readOnly ? undefined : await openWrites(config, store, namespace, blocks.local, metrics, log, (folder) => changes?.announce(folder));
   const vfs = new ObjectVfs(
     namespace,
     held,
@@ -114,6 +119,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
       const onServed = (outcome: string) => metrics.peerServed.inc({ outcome });
       peerServer = peerListen ? await startPeerServer({ listen: peerListen, ...security!, lz4: config.cluster.lz4, source: blocks.source, ops: blocks.ops, log, onServed }) : undefined;
       member = await joinCluster(config.cluster, metaClient!, peerServer?.address ?? '', blocks.cache, () => nodeReport(blocks, metrics), log);
+      changes = followChanges(metaClient!, config, namespace, log);
     }
     metricsServer = config.metrics ? await metrics.serve(config.metrics) : undefined;
     controlServer = await serveControl(
@@ -142,6 +148,7 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
     );
     await waitUntilAnswering(config.mountpoint, 10_000);
   } catch (err) {
+    await changes?.stop();
     if (member) await member.leave();
     else metaClient?.close();
     await peerServer?.stop();
@@ -175,6 +182,8 @@ export async function startMount(config: MountConfig, log: Logger): Promise<Moun
         });
       }
       if (!(await drained)) log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'reads still in flight after drain_timeout; stopping anyway');
+      // Before leaving: leave closes the client the change stream runs on.
+      await changes?.stop();
       await member?.leave();
       await peerServer?.stop();
       await vfs.close();
@@ -207,7 +216,34 @@ const UPLOADS_IN_FLIGHT = 16;
  * The write side: files being written are spooled under the cache dir,
  * where uploads a killed daemon left are aborted first (docs/WRITES.md).
  */
-async function openWrites(config: MountConfig, store: ObjectStore, namespace: Namespace, local: LocalObjects | undefined, metrics: Metrics, log: Logger): Promise<ObjectWrites> {
+/** A cluster node's share of the listings' changes: announcing its own, hearing the others'. */
+interface ClusterChanges {
+  announce(folderKey: string): void;
+  stop(): Promise<void>;
+}
+
+function followChanges(client: MetaClient, config: MountConfig, namespace: Namespace, log: Logger): ClusterChanges {
+  const nodeId = config.cluster!.nodeId;
+  const announcer = listingAnnouncer(client, nodeId, config.bucket, log);
+  const watch = watchListingChanges(client, nodeId, config.bucket, (folder) => namespace.folderChanged(folder), () => namespace.forgetAll(), log);
+  return {
+    announce: (folder) => announcer.announce(folder),
+    stop: async () => {
+      watch.stop();
+      await announcer.close();
+    },
+  };
+}
+
+async function openWrites(
+  config: MountConfig,
+  store: ObjectStore,
+  namespace: Namespace,
+  local: LocalObjects | undefined,
+  metrics: Metrics,
+  log: Logger,
+  onChanged: (folderKey: string) => void,
+): Promise<ObjectWrites> {
   const journal = await UploadJournal.open(config.cacheDir, store, log);
   return new ObjectWrites(namespace, {
     bucket: config.bucket,
@@ -223,6 +259,7 @@ async function openWrites(config: MountConfig, store: ObjectStore, namespace: Na
       metrics.uploadBytes.inc(bytes);
     },
     onUpload: (outcome) => metrics.uploads.inc({ outcome }),
+    onChanged,
   });
 }
 

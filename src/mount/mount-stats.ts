@@ -23,7 +23,7 @@ export interface MountStats {
    * (stored in S3, failed with EIO, dropped), and the parts and single PUTs
    * sent for them with their bytes (docs/WRITES.md).
    */
-  writes: { bytes: number; files: { completed: number; failed: number; aborted: number }; parts: number; partBytes: number };
+  writes: { bytes: number; files: { completed: number; failed: number; aborted: number }; parts: number; partBytes: number; retries: number };
   /** FUSE passthrough: whether new opens may use it now (reason: why not), and how many did (docs/CACHE.md). */
   passthrough: PassthroughStatus & { opens: number };
   /** Only for a mount with --meta: what it knows of the cluster (docs/CLUSTER.md). */
@@ -113,6 +113,9 @@ async function clusterFigures(metrics: Metrics, suspects: Suspect[]): Promise<Pi
   return { peers: { ...(await peerFigures(metrics)), suspects }, listings: await listingFigures(metrics) };
 }
 
+/** The S3 operations of writes, as the object layer names them in its metrics. */
+const WRITE_OPS = new Set(['put', 'create-upload', 'upload-part', 'complete-upload', 'abort-upload', 'delete', 'copy']);
+
 async function writeFigures(metrics: Metrics): Promise<MountStats['writes']> {
   const files = await byLabel(metrics.uploads, 'outcome');
   return {
@@ -120,6 +123,9 @@ async function writeFigures(metrics: Metrics): Promise<MountStats['writes']> {
     files: { completed: files.completed ?? 0, failed: files.failed ?? 0, aborted: files.aborted ?? 0 },
     parts: await total(metrics.uploadParts),
     partBytes: await total(metrics.uploadBytes),
+    retries: Object.entries(await byLabel(metrics.s3Retries, 'op'))
+      .filter(([op]) => WRITE_OPS.has(op))
+      .reduce((sum, [, n]) => sum + n, 0),
   };
 }
 

@@ -8,20 +8,12 @@
  * sent, so their size costs no memory.
  */
 export const MAX_PARTS = 10_000;
-export const MIN_PART_BYTES = 5 * 2 ** 20;
 export const MAX_PART_BYTES = 5 * 2 ** 30;
 const PARTS_PER_SIZE = 1000;
 const FIRST_PART_BYTES = 8 * 2 ** 20;
 
-/** The size of part `partNumber` (1-based). */
+/** The size of part `partNumber` (1-based) of an upload whose parts start at `base` or 8 MiB, whichever is larger. */
 export function partSize(partNumber: number, base = FIRST_PART_BYTES): number {
   const doublings = Math.floor((partNumber - 1) / PARTS_PER_SIZE);
-  return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, base) * 2 ** doublings);
-}
-
-/** The most bytes an upload that starts at `base` can hold. */
-export function maxUploadBytes(base = FIRST_PART_BYTES): number {
-  let total = 0;
-  for (let part = 1; part <= MAX_PARTS; part += PARTS_PER_SIZE) total += partSize(part, base) * PARTS_PER_SIZE;
-  return total;
+  return Math.min(MAX_PART_BYTES, Math.max(FIRST_PART_BYTES, base) * 2 ** doublings);
 }

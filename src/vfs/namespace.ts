@@ -62,6 +62,14 @@ export class Namespace {
   private readonly lookupsPerFolder = new Map<string, number>();
   private cachedNames = 0;
   private readonly now: () => number;
+  /**
+   * Changes other nodes made, counted: a listing that was being fetched when
+   * its folder changed may predate the change, and is used once but not kept.
+   */
+  private changes = 0;
+  private readonly changedAt = new Map<string, number>();
+  /** The count at which every folder last counted as changed (forgetAll, or the map above cleared). */
+  private allChangedAt = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -144,9 +152,23 @@ export class Namespace {
     const { rootPrefix } = this.options;
     if (!folderKey.startsWith(rootPrefix)) return;
     const path = folderKey === rootPrefix ? '/' : '/' + folderKey.slice(rootPrefix.length, -1);
+    this.changedAt.set(path, ++this.changes);
+    if (this.changedAt.size > 10_000) {
+      this.changedAt.clear();
+      this.allChangedAt = this.changes;
+    }
     this.forget(this.listings, path);
     const inside = path === '/' ? '/' : path + '/';
     for (const known of [...this.lookups.keys()]) if (known.startsWith(inside) && !known.slice(inside.length).includes('/')) this.forget(this.lookups, known);
+  }
+
+  /** Forgets every listing and lookup: changes may have been missed (the cluster's change stream was interrupted). */
+  forgetAll(): void {
+    this.changedAt.clear();
+    this.allChangedAt = ++this.changes;
+    this.listings.clear();
+    this.lookups.clear();
+    this.cachedNames = 0;
   }
 
   /** The key of a path, and of the folder marker ("dir/") of a folder path. */
@@ -179,6 +201,7 @@ export class Namespace {
   }
 
   private async listRemote(path: string): Promise<Listing> {
+    const startedAt = this.changes;
     const prefix = path === '/' ? this.options.rootPrefix : this.keyOf(path) + '/';
     const entries = new Map<string, Node>();
     let continuationToken: string | undefined;
@@ -210,7 +233,9 @@ export class Namespace {
     // A listing from a cache is trusted only for what is left of the TTL: names are never older than the TTL allows.
     const listing = { entries, expiresAt: this.now() + this.options.ttlMs - ageMs };
     this.lookupsPerFolder.delete(path);
-    this.remember(this.listings, path, listing);
+    // Changed meanwhile (forgetAll counts for every folder): this listing may not show it.
+    const changed = Math.max(this.changedAt.get(path) ?? 0, this.allChangedAt) > startedAt;
+    if (!changed) this.remember(this.listings, path, listing);
     return listing;
   }
 

@@ -3,11 +3,13 @@
 // a proxy that counts the folder listings S3 is asked for. Three nodes listing
 // the same folders make one S3 listing of each; with meta stopped the nodes
 // list new folders from S3 themselves, at once; once meta is back they use it
-// again.
+// again. A file written or deleted through one node shows in every other
+// node's listing within a second, though each caches its listings for a
+// minute.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -132,5 +134,25 @@ describe('shared listing cache (meta, three mounts, a counting proxy before S3)'
     await sleep(Math.max(0, SKIP_MS - (Date.now() - failedAt)));
     await listOnAll('later', ['three.bin']);
     assert.equal(s3Listings('later/'), 1, 'later/: one S3 listing for three nodes');
+  });
+
+  test('a file written through one node is listed by the others within a second, and its deletion too', async () => {
+    await listOnAll('photos', PHOTOS);
+    const writtenAt = Date.now();
+    await writeFile(join(nodes[0]!.mountpoint, 'photos', 'new.jpg'), 'new');
+    const seen = await waitFor(async () => {
+      const listed = await Promise.all(nodes.slice(1).map((node) => readdir(join(node.mountpoint, 'photos'))));
+      return listed.every((names) => names.includes('new.jpg'));
+    }, 5000, 20);
+    const tookMs = Date.now() - writtenAt;
+    assert.ok(seen && tookMs < 1000, `every node lists the new file within a second (${tookMs} ms after its close)`);
+    for (const node of nodes.slice(1)) assert.equal(await readFile(join(node.mountpoint, 'photos', 'new.jpg'), 'utf8'), 'new', 'and reads it byte-identical');
+    await unlink(join(nodes[1]!.mountpoint, 'photos', 'new.jpg'));
+    const deletedAt = Date.now();
+    const gone = await waitFor(async () => {
+      const listed = await Promise.all([nodes[0]!, nodes[2]!].map((node) => readdir(join(node.mountpoint, 'photos'))));
+      return listed.every((names) => !names.includes('new.jpg'));
+    }, 5000, 20);
+    assert.ok(gone && Date.now() - deletedAt < 1000, `and its deletion (${Date.now() - deletedAt} ms)`);
   });
 });

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ export interface S3Fixture {
   endpoint: string;
   client: S3Client;
   put(bucket: string, key: string, body: Buffer | string): Promise<void>;
+  /** The object's bytes as S3 holds them; undefined when there is no such key. */
+  get(bucket: string, key: string): Promise<Buffer | undefined>;
   remove(bucket: string, key: string): Promise<void>;
   /** Env for a cachalot process talking to this server. */
   env: NodeJS.ProcessEnv;
@@ -33,6 +35,15 @@ export async function startS3Fixture(buckets: string[]): Promise<S3Fixture> {
     client,
     put: async (bucket, key, body) => {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    },
+    get: async (bucket, key) => {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return Buffer.from(await out.Body!.transformToByteArray());
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw err;
+      }
     },
     remove: async (bucket, key) => {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));

@@ -14,6 +14,7 @@ import { CachalotError } from '../../src/errors';
 import { silentLogger } from '../../src/obs/logger';
 import { MemoryStore } from '../../src/object/memory-store';
 import type { UploadPartRequest } from '../../src/object/types';
+import { MAX_PARTS, partSize } from '../../src/object/multipart-parts';
 import { FileWriter } from '../../src/vfs/file-writer';
 import { UploadJournal } from '../../src/vfs/upload-journal';
 import { patternBytes } from '../support/e2e-helpers';
@@ -53,7 +54,7 @@ test('a file smaller than a part is one PUT; its block checksums are the bytes\'
   assert.ok((await stored(store, 'small.bin')).equals(bytes));
   assert.equal(result.size, bytes.length);
   assert.deepEqual(result.blockCrcs, [0, 1, 2, 3].map((i) => crc32c(bytes.subarray(i * BLOCK, (i + 1) * BLOCK))));
-  assert.equal(store.calls.createUpload ?? 0, 0);
+  assert.equal(store.calls['create-upload'], 0);
   await w.close();
   assert.equal(existsSync(result.spool), false, 'the spool is gone at close');
   assert.deepEqual(outcomes, ['completed']);
@@ -99,8 +100,10 @@ test('a part that keeps failing fails the flush with EIO, stores nothing, and ab
   }
   const { store, writer, records } = await setup(t, new FailingParts('b'));
   const w = writer('fails.bin');
-  await writeAll(w, patternBytes(3 * PART, 4));
-  await assert.rejects(w.flush(), (err: { errno?: string; message: string }) => err.errno === 'EIO' && /part 2/.test(err.message));
+  const isPart2 = (err: { errno?: string; message: string }) => err.errno === 'EIO' && /part 2/.test(err.message);
+  // The failure shows at the next write once the part has failed, or at the flush.
+  await writeAll(w, patternBytes(3 * PART, 4)).catch((err) => assert.ok(isPart2(err), String(err)));
+  await assert.rejects(w.flush(), isPart2);
   await w.close();
   assert.equal(await store.head('fails.bin'), undefined);
   for (let i = 0; i < 50 && records().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -140,4 +143,18 @@ test('at open, uploads a killed daemon left are aborted and their spools deleted
   assert.deepEqual(aborted, ['left.bin']);
   assert.deepEqual(readdirSync(join(dir, 'uploads')), []);
   assert.equal(await store.head('left.bin'), undefined);
+});
+
+test('part sizes: 8 MiB (or the block size) doubling every 1,000 parts, within S3\'s bounds, so 5 TiB fits in 10,000 parts', () => {
+  assert.equal(partSize(1), 8 * MiB);
+  assert.equal(partSize(1000), 8 * MiB);
+  assert.equal(partSize(1001), 16 * MiB);
+  assert.equal(partSize(1, 64 * MiB), 64 * MiB);
+  assert.equal(partSize(1, 64 * 1024), 8 * MiB, 'never below 8 MiB (S3 wants 5)');
+  let total = 0;
+  for (let part = 1; part <= MAX_PARTS; part++) {
+    assert.ok(partSize(part) <= 5 * 2 ** 30, `part ${part} is at most 5 GiB`);
+    total += partSize(part);
+  }
+  assert.ok(total >= 5 * 2 ** 40, `10,000 parts hold ${total} bytes`);
 });
