@@ -72,12 +72,12 @@ struct Request {
   uint64_t fh = 0;
   uint64_t size = 0;  // read/readdir size, forget nlookup, open flags, a mode (see Op)
   int64_t offset = 0;
-  std::string name;   // lookup, create, mkdir, unlink, rmdir, rename, mknod
+  std::string name{};  // lookup, create, mkdir, unlink, rmdir, rename, mknod
   uint32_t flags = 0;
   uint32_t pid = 0;
   const char* data = nullptr;  // write: the bytes, in the read buffer (copied when dispatched)
   size_t dataLength = 0;
-  std::string name2;  // rename's new name
+  std::string name2{};  // rename's new name
 };
 
 struct Session {
